@@ -1,0 +1,92 @@
+"""Run every benchmark; write ``benchmarks/results.json`` and the README's figures.
+
+Run with ``make bench``. PostgreSQL figures need ``BENCH_POSTGRES_URL`` or ``TEST_POSTGRES_URL``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks import loop_cost, task_cost, throughput
+from benchmarks.setup import POSTGRES_URL
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).parent / "results.json"
+README = ROOT / "README.md"
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def summary(results: dict) -> str:
+    t, loop, tp = results["task_cost"], results["loop_cost"], results["throughput"]
+    lines = [
+        f"Measured {results['date']} on {results['machine']}.",
+        "",
+        "| measure | figure | target |",
+        "|---|---|---|",
+        f"| engine round trip per task (bare SpiffWorkflow: deserialize, step, serialize) "
+        f"| {t['bare_round_trip_ms']} ms | reference |",
+    ]
+    for kind in ("sqlite", "postgresql"):
+        if kind in t:
+            k = t[kind]
+            lines.append(
+                f"| `complete_task` on {kind} (live-workflow cache) | {k['complete_task_ms']} ms, "
+                f"**{k['ratio']}x** the round trip | at most 2.0x |"
+            )
+            lines.append(
+                f"| `complete_task` on {kind}, cache off "
+                f"| {k['complete_task_without_cache_ms']} ms, "
+                f"{k['ratio_without_cache']}x | (for comparison) |"
+            )
+    steps = ", ".join(f"{n}: {ms} ms" for n, ms in loop["kinflow_sqlite_ms"].items())
+    lib = ", ".join(f"{n}: {ms} ms" for n, ms in loop["library_ms"].items())
+    lines += [
+        f"| step after N review-loop passes, Kinflow on SQLite, no cache ({steps}) "
+        f"| **{loop['kinflow_ratio_100_to_1']}x** at 100 vs 1 | at most 1.5x |",
+        f"| same loop in bare SpiffWorkflow, history kept ({lib}) "
+        f"| {loop['library_ratio_100_to_1']}x at 100 vs 1 | (for comparison) |",
+    ]
+    for key, value in tp.items():
+        kind = key.split("_")[0]
+        lines.append(
+            f"| cases started and run to completion (10 tasks each), {kind} "
+            f"| {value} per second | |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    postgres = bool(POSTGRES_URL)
+    results = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "machine": machine(),
+        "postgres": postgres,
+        "task_cost": task_cost.run(postgres),
+        "loop_cost": loop_cost.run(postgres),
+        "throughput": throughput.run(postgres),
+    }
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    text = summary(results)
+    readme = README.read_text()
+    readme = re.sub(
+        r"<!-- bench:start -->.*<!-- bench:end -->",
+        lambda _: f"<!-- bench:start -->\n{text}\n<!-- bench:end -->",
+        readme,
+        flags=re.S,
+    )
+    README.write_text(readme)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

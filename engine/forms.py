@@ -1,0 +1,82 @@
+"""Form schemas: one JSON Schema per form key, checked at deploy time and applied to submissions.
+
+A form is a JSON Schema (draft 2020-12) whose top level is an object. Kinflow's UI hints are
+extra keywords that validators ignore: ``x-order`` (field order), ``x-widget`` and ``x-help``
+on a property.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import SchemaError, ValidationError
+
+FORM_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_\-]{0,79}$")
+_FORMAT_CHECKER = FormatChecker()
+
+
+def form_file_name(form_key: str) -> str:
+    """The file a form key names: form key ``referral`` is ``forms/referral.json``."""
+    return f"{form_key}.json"
+
+
+def parse_form(text: str | bytes) -> tuple[dict[str, Any] | None, list[str]]:
+    """Parse and check a form file; returns the schema and a list of problems in plain words."""
+    try:
+        schema = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, [f"is not valid JSON ({exc})"]
+    problems = schema_problems(schema)
+    return (schema if not problems else None), problems
+
+
+def schema_problems(schema: Any) -> list[str]:
+    """Why this document is not a usable form schema (empty when it is)."""
+    if not isinstance(schema, dict):
+        return ["must be a JSON object describing the form"]
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "the top level"
+        return [f"is not a valid JSON Schema at {where}: {exc.message}"]
+    if schema.get("type") != "object":
+        return ['must have "type": "object" at the top level, so each field has a name']
+    return []
+
+
+def _field_path(error: ValidationError) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    if error.validator == "required":
+        # The error sits on the parent object; name the missing field itself.
+        missing = re.match(r"'(.+?)' is a required property", error.message)
+        if missing:
+            parts.append(missing.group(1))
+    return ".".join(parts) or "(form)"
+
+
+def _message(error: ValidationError) -> str:
+    title = error.schema.get("title") if isinstance(error.schema, dict) else None
+    match error.validator:
+        case "required":
+            return "This field is required."
+        case "type":
+            return f"Expected {error.validator_value}."
+        case "enum":
+            return "Choose one of: " + ", ".join(str(v) for v in error.validator_value) + "."
+        case "minLength" if error.validator_value == 1:
+            return "This field is required."
+        case "format":
+            return f"Not a valid {error.validator_value}."
+    return f"{title}: {error.message}" if title else error.message
+
+
+def validate_submission(schema: dict[str, Any], data: Any) -> dict[str, str]:
+    """Check submitted data against a form; returns {field path: message}, empty when valid."""
+    validator = Draft202012Validator(schema, format_checker=_FORMAT_CHECKER)
+    errors: dict[str, str] = {}
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
+        errors.setdefault(_field_path(error), _message(error))
+    return errors

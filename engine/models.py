@@ -1,0 +1,199 @@
+"""The engine's tables: process versions, cases, the human-task projection and the chronology.
+
+Lists, inboxes and reports read these indexed tables; only the engine ever deserializes a
+case's workflow state, and only to change it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry, relationship
+
+from engine import clock
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store UTC, hand back timezone-aware UTC, on SQLite (which keeps no zone) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("Kinflow stores only timezone-aware datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    """The engine's declarative base; the web app hands it to Flask-SQLAlchemy."""
+
+    registry = registry(type_annotation_map={datetime: UTCDateTime, dict[str, Any]: JSONDocument})
+
+
+class CaseStatus:
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+
+
+class TaskState:
+    READY = "ready"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class ProcessVersion(Base):
+    """One immutable deployment of a process: its files, its parsed spec and its task settings."""
+
+    __tablename__ = "process_versions"
+    __table_args__ = (
+        UniqueConstraint("process_id", "version", name="uq_process_version"),
+        UniqueConstraint("process_id", "content_hash", name="uq_process_content"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    # File name -> text, for BPMN, DMN and form files alike (forms under "forms/<key>.json").
+    files: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    # The parsed spec, serialized once here so cases never carry it.
+    spec_json: Mapped[str] = mapped_column(Text)
+    # Camunda attributes SpiffWorkflow's parser drops: process id -> element id -> settings.
+    user_tasks: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    deployed_at: Mapped[datetime] = mapped_column(default=clock.now)
+    deployed_by: Mapped[str] = mapped_column(String(255))
+
+    def __repr__(self) -> str:
+        return f"<ProcessVersion {self.process_id} v{self.version}>"
+
+
+@event.listens_for(ProcessVersion, "before_update")
+def _versions_are_immutable(mapper: Any, connection: Any, target: ProcessVersion) -> None:
+    raise ValueError(f"process version {target.process_id} v{target.version} is immutable")
+
+
+class Case(Base):
+    """A running (or finished) pathway for one family, with its serialized workflow state."""
+
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_status_wake", "status", "next_wake_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"), index=True)
+    title: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[str] = mapped_column(String(16), default=CaseStatus.ACTIVE, index=True)
+    stage: Mapped[str | None] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(Text)
+    # Optimistic lock: every change claims the row with "revision = seen + 1 where revision =
+    # seen"; a writer that saw an older revision gets no row and is told the case changed.
+    revision: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now)
+    created_by: Mapped[str] = mapped_column(String(255))
+    next_wake_at: Mapped[datetime | None] = mapped_column()
+    error: Mapped[str | None] = mapped_column(Text)
+
+    # Versions are immutable and cached by the runtime; never load one per case row.
+    version: Mapped[ProcessVersion] = relationship(lazy="raise")
+
+
+class HumanTask(Base):
+    """Projection of one user task of a case; inboxes and lists read only this table."""
+
+    __tablename__ = "human_tasks"
+    __table_args__ = (
+        UniqueConstraint("case_id", "spiff_task_id", name="uq_case_spiff_task"),
+        Index("ix_tasks_state_due", "state", "due_at"),
+        Index("ix_tasks_assignee_state", "assignee", "state"),
+        Index("ix_tasks_case_state", "case_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    spiff_task_id: Mapped[str] = mapped_column(String(36))
+    process_id: Mapped[str] = mapped_column(String(255))
+    element_id: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(255))
+    instructions: Mapped[str | None] = mapped_column(Text)
+    lane: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Kept on the row for permission checks; TaskCandidate holds the same roles for indexed lookup.
+    candidate_groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    assignee: Mapped[str | None] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16), default=TaskState.READY)
+    form_key: Mapped[str | None] = mapped_column(String(80))
+    priority: Mapped[int | None] = mapped_column(Integer)
+    due_at: Mapped[datetime | None] = mapped_column()
+    follow_up_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    claimed_at: Mapped[datetime | None] = mapped_column()
+    completed_at: Mapped[datetime | None] = mapped_column()
+    completed_by: Mapped[str | None] = mapped_column(String(255))
+
+    case: Mapped[Case] = relationship(lazy="raise")
+    candidates: Mapped[list[TaskCandidate]] = relationship(
+        cascade="all, delete-orphan", lazy="raise"
+    )
+
+    @property
+    def waiting_for(self) -> str:
+        """Who the task is waiting for, in words: its assignee, or the roles that may do it."""
+        return self.assignee or " or ".join(self.candidate_groups) or "anyone"
+
+
+class TaskCandidate(Base):
+    """One role that may pick up a task, so 'tasks for my roles' is an indexed lookup."""
+
+    __tablename__ = "task_candidates"
+
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class CaseEvent(Base):
+    """Append-only chronology of a case, in plain language, for workers and subject access."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_case_at", "case_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    at: Mapped[datetime] = mapped_column(default=clock.now)
+    actor: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+
+
+@event.listens_for(CaseEvent, "before_update")
+def _chronology_is_append_only(mapper: Any, connection: Any, target: CaseEvent) -> None:
+    raise ValueError("the case chronology is append-only")

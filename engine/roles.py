@@ -1,0 +1,33 @@
+"""The roles of the FGC service (domain.md); lanes and candidate groups must name one of them."""
+
+REFERRER = "referrer"
+FGC_MANAGER = "fgc_manager"
+COORDINATOR = "coordinator"
+LEAD_PRACTITIONER = "lead_practitioner"
+DATA_OFFICER = "data_officer"
+PROCESS_OWNER = "process_owner"
+ADMIN = "admin"
+
+ROLES: tuple[str, ...] = (
+    REFERRER,
+    FGC_MANAGER,
+    COORDINATOR,
+    LEAD_PRACTITIONER,
+    DATA_OFFICER,
+    PROCESS_OWNER,
+    ADMIN,
+)
+
+_LANE_ALIASES = {r.replace("_", " "): r for r in ROLES} | {"fgc manager": FGC_MANAGER}
+
+
+def role_for_lane(lane_name: str | None) -> str | None:
+    """Map a lane's name ('Coordinator', 'FGC Manager', 'fgc_manager') to a role identifier."""
+    if not lane_name:
+        return None
+    key = " ".join(lane_name.strip().lower().replace("_", " ").replace("-", " ").split())
+    return _LANE_ALIASES.get(key)
+
+
+# Roles that may hand any task to someone else (managers reassign work).
+MANAGING_ROLES: tuple[str, ...] = (FGC_MANAGER, ADMIN)

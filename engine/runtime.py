@@ -1,0 +1,377 @@
+"""The runtime API: start cases, complete their human tasks, deliver messages, let time pass.
+
+Every change is one transaction: load the case (or take its live workflow from the cache when
+its revision is current), check, step the engine, then write the case, the task projection and
+the chronology and commit. The case row is written first, on condition that its revision is
+still the one loaded, so of two concurrent writers the second fails cleanly and writes nothing.
+
+Reading tasks and cases lives in ``engine.queries``; assignment in ``engine.assignment``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState as SpiffState
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from engine import clock, history, sandbox
+from engine.actors import SYSTEM, Actor
+from engine.assignment import check_may_do, check_ready
+from engine.chronology import EventLog
+from engine.db import begin_write
+from engine.errors import (
+    CaseNotActive,
+    ConcurrentChange,
+    FormInvalid,
+    KinflowError,
+    ScriptError,
+    TaskAlreadyCompleted,
+)
+from engine.forms import validate_submission
+from engine.models import Case, CaseStatus, HumanTask, ProcessVersion, TaskState
+from engine.projection import (
+    current_stage,
+    due_moment,
+    next_wake_at,
+    ready_ids,
+    sync_tasks,
+)
+from engine.queries import get_case, get_task_and_case
+from engine.state import RunnableVersion, StateCodec, VersionCache, WorkflowCache
+
+R = TypeVar("R")
+_DATA_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
+
+
+class Runtime:
+    """Runs cases of deployed versions against one database.
+
+    Holds what is worth keeping between calls: runnable versions (specs and forms restored once)
+    and the live workflows of recently touched cases. One instance per database.
+    """
+
+    def __init__(
+        self,
+        helpers: Mapping[str, Any] | None = None,
+        cache_size: int = 2000,
+        prune_history: bool = True,
+    ):
+        clock.install()
+        self.codec = StateCodec()
+        self.script_engine = sandbox.make_script_engine(helpers)
+        self.versions = VersionCache(256)
+        self.workflows = WorkflowCache(cache_size)
+        self.prune_history = prune_history
+
+    def start_case(
+        self,
+        session: Session,
+        version: ProcessVersion,
+        data: Mapping[str, Any],
+        actor: Actor,
+        title: str = "",
+    ) -> Case:
+        """Start a case of ``version`` with initial ``data`` and run it to its first wait."""
+        begin_write(session)
+        _check_data_keys(data)
+        runnable = self._version(session, version.id)
+        workflow = BpmnWorkflow(*runnable.specs, script_engine=self.script_engine)
+        workflow.task_tree.data.update(data)
+        now = clock.now()
+        case = Case(
+            version_id=version.id,
+            title=title or version.name,
+            status=CaseStatus.ACTIVE,
+            state="",
+            created_at=now,
+            updated_at=now,
+            created_by=actor.username,
+        )
+        session.add(case)
+        try:
+            session.flush()
+            log = EventLog(case.id)
+            log.add(actor.username, "case_started", f"Case started ({version.name}).")
+            self._run(workflow)
+            self._save(session, case, runnable, workflow, set(), log, actor.username)
+            session.commit()
+        except SpiffWorkflowException as exc:
+            session.rollback()
+            raise ScriptError(_describe_engine_error(exc)) from exc
+        except BaseException:
+            session.rollback()
+            raise
+        self.workflows.give_back(case.id, case.revision, workflow)
+        return case
+
+    def complete_task(
+        self, session: Session, task_id: int, data: Mapping[str, Any], actor: Actor
+    ) -> HumanTask:
+        """Complete a ready task with form data; exactly one of two racing workers succeeds."""
+        begin_write(session)
+        row, case = get_task_and_case(session, task_id)
+        check_ready(row)
+        check_may_do(row, actor)
+        _check_data_keys(data)
+        if row.form_key:
+            form = self._version(session, case.version_id).forms[row.form_key]
+            errors = validate_submission(form, dict(data))
+            if errors:
+                raise FormInvalid(errors)
+        log = EventLog(case.id)
+
+        def step(workflow: BpmnWorkflow) -> None:
+            task = _spiff_task(workflow, row)
+            task.data.update(data)
+            task.run()
+            self._run(workflow)
+            log.add(
+                actor.username,
+                "task_completed",
+                f"{actor.username} completed '{row.title}'.",
+                task_id=row.id,
+                data=dict(data),
+            )
+
+        try:
+            self._change(session, case, log, actor.username, step, completed=(row, actor))
+        except ConcurrentChange:
+            if get_task_and_case(session, task_id)[0].state == TaskState.COMPLETED:
+                raise TaskAlreadyCompleted(
+                    f"Task '{row.title}' was already completed by someone else."
+                ) from None
+            raise
+        return row
+
+    def send_message(
+        self, session: Session, case_id: int, name: str, payload: Any, actor: Actor
+    ) -> Case:
+        """Deliver a named message to the case; the app routes messages to cases, not Spiff.
+
+        The payload lands in the task data under the message's name.
+        """
+        begin_write(session)
+        case = get_case(session, case_id)
+        log = EventLog(case.id)
+
+        def deliver(workflow: BpmnWorkflow) -> None:
+            event = BpmnEvent(
+                MessageEventDefinition(name), {"payload": payload, "result_var": name}
+            )
+            try:
+                workflow.send_event(event)
+            except WorkflowException as exc:
+                raise KinflowError(
+                    f"Case {case.id} is not waiting for the message '{name}'."
+                ) from exc
+            self._run(workflow)
+            log.add(
+                actor.username, "message_received", f"Message '{name}' received.", payload=payload
+            )
+
+        self._change(session, case, log, actor.username, deliver)
+        return case
+
+    def wake_case(self, session: Session, case_id: int) -> Case:
+        """Let time pass for a case: fire its due timers and run what follows."""
+        begin_write(session)
+        case = get_case(session, case_id)
+        self._change(session, case, EventLog(case.id), SYSTEM, self._run)
+        return case
+
+    def cancel_case(self, session: Session, case_id: int, reason: str, actor: Actor) -> Case:
+        """Stop a case: cancel its workflow and every open task, recording why."""
+        if not reason.strip():
+            raise KinflowError("Give a reason for cancelling the case.")
+        begin_write(session)
+        case = get_case(session, case_id)
+        log = EventLog(case.id)
+        log.add(actor.username, "case_cancelled", f"Case cancelled: {reason}")
+        self._change(
+            session,
+            case,
+            log,
+            actor.username,
+            BpmnWorkflow.cancel,
+            final_status=CaseStatus.CANCELLED,
+        )
+        return case
+
+    # -- one transaction per change -------------------------------------------------------
+
+    def _change(
+        self,
+        session: Session,
+        case: Case,
+        log: EventLog,
+        actor: str,
+        mutate: Callable[[BpmnWorkflow], R],
+        final_status: str | None = None,
+        completed: tuple[HumanTask, Actor] | None = None,
+    ) -> R:
+        if case.status != CaseStatus.ACTIVE:
+            session.rollback()
+            raise CaseNotActive(f"Case {case.id} is {case.status}; nothing more can happen on it.")
+        runnable = self._version(session, case.version_id)
+        workflow = self._load(case, runnable)
+        before = ready_ids(workflow)
+        if completed:
+            before.discard(completed[0].spiff_task_id)  # settled below, not "gone"
+        try:
+            result = mutate(workflow)
+            self._save(session, case, runnable, workflow, before, log, actor, final_status)
+            if completed:
+                _mark_completed(session, *completed)
+            session.commit()
+        except SpiffWorkflowException as exc:
+            session.rollback()
+            raise ScriptError(_describe_engine_error(exc)) from exc
+        except BaseException:
+            session.rollback()
+            raise
+        self.workflows.give_back(case.id, case.revision, workflow)
+        return result
+
+    def _run(self, workflow: BpmnWorkflow) -> None:
+        workflow.refresh_timers()
+        workflow.do_engine_steps()
+
+    def _save(
+        self,
+        session: Session,
+        case: Case,
+        runnable: RunnableVersion,
+        workflow: BpmnWorkflow,
+        ready_before: set[str],
+        log: EventLog,
+        actor: str,
+        final_status: str | None = None,
+    ) -> None:
+        """Write the case row first (the revision check), then tasks and chronology."""
+        if self.prune_history:
+            history.prune(workflow)
+        status = final_status or (CaseStatus.COMPLETED if workflow.completed else case.status)
+        active = status == CaseStatus.ACTIVE
+        values = {
+            "state": self.codec.dump_workflow(workflow),
+            "stage": current_stage(workflow) if active else None,
+            "next_wake_at": next_wake_at(workflow) if active else None,
+            "updated_at": clock.now(),
+            "status": status,
+            "revision": case.revision + 1,
+        }
+        written = session.execute(
+            update(Case)
+            .where(Case.id == case.id, Case.revision == case.revision)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if written.rowcount != 1:
+            raise ConcurrentChange(
+                f"Case {case.id} was changed by someone else at the same moment; reload it."
+            )
+        for key, value in values.items():
+            set_committed_value(case, key, value)
+        changes = sync_tasks(
+            session, case.id, workflow, ready_before, runnable.user_tasks, self._due_evaluator()
+        )
+        for row in changes.created:
+            waiting = row["assignee"] or " or ".join(row["candidate_groups"]) or "anyone"
+            log.add(
+                actor,
+                "task_ready",
+                f"'{row['title']}' is waiting for {waiting}.",
+                task_id=row["id"],
+            )
+        for title in changes.cancelled_titles:
+            log.add(actor, "task_cancelled", f"'{title}' was cancelled.")
+        if status == CaseStatus.COMPLETED and final_status is None:
+            log.add(actor, "case_completed", "Case completed.")
+        log.write(session)
+
+    def _load(self, case: Case, runnable: RunnableVersion) -> BpmnWorkflow:
+        workflow = self.workflows.take(case.id, case.revision)
+        if workflow is None:
+            workflow = self.codec.load_workflow(case.state, runnable.specs)
+            # The serializer does not keep the script engine: re-attach it on every load.
+            workflow.script_engine = self.script_engine
+        return workflow
+
+    def _version(self, session: Session, version_id: int) -> RunnableVersion:
+        runnable = self.versions.get(version_id)
+        if runnable is None:
+            row = session.get(ProcessVersion, version_id)
+            forms = {
+                name.removeprefix("forms/").removesuffix(".json"): json.loads(text)
+                for name, text in row.files.items()
+                if name.startswith("forms/")
+            }
+            specs = self.codec.load_specs(row.spec_json)
+            runnable = RunnableVersion(
+                row.id, row.process_id, row.name, specs, row.user_tasks, forms
+            )
+            self.versions.put(version_id, runnable)
+        return runnable
+
+    def _due_evaluator(self) -> Callable[[Task, str | None], datetime | None]:
+        def evaluate(task: Task, expression: str | None) -> datetime | None:
+            if not expression:
+                return None
+            try:
+                value = self.script_engine.evaluate(task, expression)
+                return due_moment(value, clock.now())
+            except Exception as exc:
+                raise ScriptError(
+                    f"The due date of '{task.task_spec.bpmn_name}' ({expression}) failed: {exc}"
+                ) from exc
+
+        return evaluate
+
+
+def _mark_completed(session: Session, row: HumanTask, actor: Actor) -> None:
+    now = clock.now()
+    values = {"state": TaskState.COMPLETED, "completed_at": now, "completed_by": actor.username}
+    done = session.execute(
+        update(HumanTask)
+        .where(HumanTask.id == row.id, HumanTask.state == TaskState.READY)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:
+        raise ConcurrentChange(f"Task '{row.title}' changed while it was being completed.")
+    for key, value in values.items():
+        set_committed_value(row, key, value)
+
+
+def _spiff_task(workflow: BpmnWorkflow, row: HumanTask) -> Task:
+    task = workflow.get_task_from_id(UUID(row.spiff_task_id))
+    if task is None or task.state != SpiffState.READY:
+        # The projection said READY but the workflow disagrees: someone else moved the case.
+        raise ConcurrentChange(f"Task '{row.title}' is no longer waiting; reload the case.")
+    return task
+
+
+def _check_data_keys(data: Mapping[str, Any]) -> None:
+    """Field names become variables in diagram expressions: refuse any that could be abused."""
+    bad = [str(k) for k in data if not isinstance(k, str) or not _DATA_KEY.match(k)]
+    if bad:
+        message = "Field names must start with a letter and use only letters, digits and _."
+        raise FormInvalid(dict.fromkeys(bad, message))
+
+
+def _describe_engine_error(exc: SpiffWorkflowException) -> str:
+    task = getattr(exc, "task", None)
+    where = f" at '{task.task_spec.bpmn_name or task.task_spec.bpmn_id}'" if task else ""
+    return f"The diagram could not continue{where}: {exc}"

@@ -1,0 +1,62 @@
+"""The web app's skeleton: the factory, configuration and the placeholder page."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.db import upgrade
+from tests.conftest import REPO
+from webapp import create_app
+from webapp.extensions import db
+
+
+@pytest.fixture
+def app(db_url):
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": db_url, "SECRET_KEY": "test", "KINFLOW_DEPLOY_ON_START": False}
+    )
+    with app.app_context():
+        upgrade(db.engine)
+    return app
+
+
+def test_home_page_lists_the_deployed_workflows(app):
+    with app.app_context():
+        from webapp.cli import deploy_default
+
+        assert deploy_default(app) == 0
+    page = app.test_client().get("/")
+    assert page.status_code == 200
+    assert b"referral_intake" in page.data
+    assert b"Referral intake" in page.data
+
+
+def test_home_page_says_when_nothing_is_deployed(app):
+    page = app.test_client().get("/")
+    assert b"Nothing is deployed yet" in page.data
+
+
+def test_database_url_comes_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("KINFLOW_DATABASE_URL", f"sqlite:///{tmp_path}/from-env.db")
+    app = create_app({"SECRET_KEY": "test"})
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/from-env.db"
+    monkeypatch.setenv("KINFLOW_DATABASE_URL", "postgresql://kinflow@db.example/kinflow")
+    assert (
+        create_app({"SECRET_KEY": "t"})
+        .config["SQLALCHEMY_DATABASE_URI"]
+        .startswith("postgresql+psycopg://")
+    )
+
+
+def test_outside_development_a_secret_key_is_required(monkeypatch):
+    monkeypatch.delenv("KINFLOW_SECRET_KEY", raising=False)
+    monkeypatch.setenv("KINFLOW_ENV", "production")
+    with pytest.raises(RuntimeError, match="KINFLOW_SECRET_KEY"):
+        create_app()
+
+
+def test_the_shipped_workflows_validate():
+    from engine.validation import validate_paths
+
+    validated = validate_paths([REPO / "workflows"], forms_dir=REPO / "forms")
+    assert validated.ok, [str(p) for p in validated.problems]

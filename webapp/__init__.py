@@ -1,0 +1,69 @@
+"""Kinflow's web app: ``create_app`` builds it, one blueprint per area."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from engine import clock
+from engine.db import normalize_url, tune
+from engine.runtime import Runtime
+from webapp.extensions import db
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _settings_from_environment(instance_path: str) -> dict[str, Any]:
+    """Every KINFLOW_* setting, read once here (README 'Configuration' lists them)."""
+    env = os.environ
+    default_db = f"sqlite:///{Path(instance_path) / 'kinflow.db'}"
+    return {
+        "SQLALCHEMY_DATABASE_URI": normalize_url(env.get("KINFLOW_DATABASE_URL", default_db)),
+        "SECRET_KEY": env.get("KINFLOW_SECRET_KEY"),
+        "KINFLOW_WORKFLOWS_DIR": env.get("KINFLOW_WORKFLOWS_DIR", str(REPO_ROOT / "workflows")),
+        "KINFLOW_FORMS_DIR": env.get("KINFLOW_FORMS_DIR", str(REPO_ROOT / "forms")),
+        "KINFLOW_DEPLOY_ON_START": env.get("KINFLOW_DEPLOY_ON_START", "0") == "1",
+        "KINFLOW_ENV": env.get("KINFLOW_ENV", "development"),
+    }
+
+
+def _secret_key(instance_path: str) -> str:
+    """Development only: a random key kept in the instance folder so sessions survive restarts."""
+    key_file = Path(instance_path) / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(_settings_from_environment(app.instance_path))
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    if not app.config["SECRET_KEY"]:
+        if app.config["KINFLOW_ENV"] != "development":
+            raise RuntimeError("Set KINFLOW_SECRET_KEY outside development.")
+        app.config["SECRET_KEY"] = _secret_key(app.instance_path)
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalize_url(app.config["SQLALCHEMY_DATABASE_URI"])
+
+    db.init_app(app)
+    with app.app_context():
+        tune(db.engine)
+    clock.install()
+    app.extensions["kinflow_runtime"] = Runtime()
+
+    from webapp import cli, home
+
+    app.register_blueprint(home.bp)
+    cli.init_app(app)
+
+    if app.config["KINFLOW_DEPLOY_ON_START"]:
+        with app.app_context():
+            cli.deploy_default(app)
+    return app
