@@ -39,6 +39,7 @@ from engine.errors import (
     ScriptError,
     TaskAlreadyCompleted,
 )
+from engine.expressions import due_literal
 from engine.forms import validate_submission
 from engine.models import Case, CaseStatus, HumanTask, ProcessVersion, TaskState
 from engine.projection import (
@@ -330,7 +331,9 @@ class Runtime:
             if not expression:
                 return None
             try:
-                value = self.script_engine.evaluate(task, expression)
+                # The properties panel writes plain ISO values (P2D); anything else is Python.
+                literal = due_literal(expression)
+                value = literal or self.script_engine.evaluate(task, expression)
                 return due_moment(value, clock.now())
             except Exception as exc:
                 raise ScriptError(

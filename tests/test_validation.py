@@ -406,7 +406,10 @@ def test_lanes_resolve_through_nested_lane_sets_and_sub_processes():
 
 # --- robustness ----------------------------------------------------------------------------
 
-_FAST = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+# No example database: it would litter the repository with a .hypothesis folder.
+_FAST = settings(
+    max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
 
 
 def _assert_reported(result: ValidatedBundle) -> None:
