@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.defaults import CallActivity
+from SpiffWorkflow.bpmn.specs.defaults import CallActivity, EndEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.task import Task
@@ -147,6 +147,19 @@ def current_stage(workflow: BpmnWorkflow) -> str | None:
             sub = parent.workflow
         return task.task_spec.bpmn_name
     return None
+
+
+def ending(workflow: BpmnWorkflow) -> str | None:
+    """The name of the end event a finished case reached ("Declined", "Plan in place")."""
+    ends = [
+        t
+        for t in workflow.tasks.values()
+        if isinstance(t.task_spec, EndEvent) and t.state == SpiffState.COMPLETED
+    ]
+    if not ends:
+        return None
+    last = max(ends, key=lambda t: t.last_state_change)
+    return last.task_spec.bpmn_name or last.task_spec.bpmn_id
 
 
 def next_wake_at(workflow: BpmnWorkflow) -> datetime | None:

@@ -45,11 +45,15 @@ from engine.models import Case, CaseStatus, HumanTask, ProcessVersion, TaskState
 from engine.projection import (
     current_stage,
     due_moment,
+    ending,
     next_wake_at,
     ready_ids,
+    ready_user_tasks,
     sync_tasks,
 )
 from engine.queries import get_case, get_task_and_case
+from engine.record import record_message, record_submission
+from engine.record.submission import Submission
 from engine.state import RunnableVersion, StateCodec, VersionCache, WorkflowCache
 
 R = TypeVar("R")
@@ -107,6 +111,7 @@ class Runtime:
             log.add(actor.username, "case_started", f"Case started ({version.name}).")
             self._run(workflow)
             self._save(session, case, runnable, workflow, set(), log, actor.username)
+            log.write(session)
             session.commit()
         except SpiffWorkflowException as exc:
             session.rollback()
@@ -132,22 +137,39 @@ class Runtime:
             if errors:
                 raise FormInvalid(errors)
         log = EventLog(case.id)
+        form = self._version(session, case.version_id).forms.get(row.form_key or "", {})
 
         def step(workflow: BpmnWorkflow) -> None:
             task = _spiff_task(workflow, row)
             task.data.update(data)
             task.run()
             self._run(workflow)
+
+        def record(workflow: BpmnWorkflow) -> None:
+            _mark_completed(session, row, actor)
+            submission = Submission(
+                session,
+                case.id,
+                actor.username,
+                clock.now(),
+                form,
+                data,
+                _data_after(workflow, row),
+            )
+            summary = record_submission(submission, row.form_key)
             log.add(
                 actor.username,
                 "task_completed",
-                f"{actor.username} completed '{row.title}'.",
+                summary or f"{actor.username} completed '{row.title}'.",
                 task_id=row.id,
+                form_key=row.form_key,
                 data=dict(data),
             )
 
         try:
-            self._change(session, case, log, actor.username, step, completed=(row, actor))
+            self._change(
+                session, case, log, actor.username, step, record, settled_task=row.spiff_task_id
+            )
         except ConcurrentChange:
             if get_task_and_case(session, task_id)[0].state == TaskState.COMPLETED:
                 raise TaskAlreadyCompleted(
@@ -178,11 +200,18 @@ class Runtime:
                     f"Case {case.id} is not waiting for the message '{name}'."
                 ) from exc
             self._run(workflow)
+
+        def record(workflow: BpmnWorkflow) -> None:
+            summary = record_message(session, case.id, name, actor.username, clock.now(), payload)
             log.add(
-                actor.username, "message_received", f"Message '{name}' received.", payload=payload
+                actor.username,
+                "message_received",
+                summary or f"Message '{name}' received.",
+                message=name,
+                payload=payload,
             )
 
-        self._change(session, case, log, actor.username, deliver)
+        self._change(session, case, log, actor.username, deliver, record)
         return case
 
     def wake_case(self, session: Session, case_id: int) -> Case:
@@ -219,22 +248,31 @@ class Runtime:
         log: EventLog,
         actor: str,
         mutate: Callable[[BpmnWorkflow], R],
+        record: Callable[[BpmnWorkflow], None] | None = None,
         final_status: str | None = None,
-        completed: tuple[HumanTask, Actor] | None = None,
+        settled_task: str | None = None,
     ) -> R:
+        """Step the case with ``mutate``, save it, then let ``record`` write what it produced.
+
+        ``record`` runs after the case row is written, so a concurrent writer has already been
+        turned away by the revision check before anything else is inserted.
+        """
         if case.status != CaseStatus.ACTIVE:
             session.rollback()
             raise CaseNotActive(f"Case {case.id} is {case.status}; nothing more can happen on it.")
         runnable = self._version(session, case.version_id)
         workflow = self._load(case, runnable)
-        before = ready_ids(workflow)
-        if completed:
-            before.discard(completed[0].spiff_task_id)  # settled below, not "gone"
+        before = ready_ids(workflow) - {settled_task}  # a settled task is not "gone" below
         try:
             result = mutate(workflow)
-            self._save(session, case, runnable, workflow, before, log, actor, final_status)
-            if completed:
-                _mark_completed(session, *completed)
+            # What the step led to (tasks now waiting, the case completed) reads after what
+            # the actor did, so it is logged separately and appended last.
+            consequences = EventLog(case.id)
+            self._save(session, case, runnable, workflow, before, consequences, actor, final_status)
+            if record is not None:
+                record(workflow)
+            log.entries += consequences.entries
+            log.write(session)
             session.commit()
         except SpiffWorkflowException as exc:
             session.rollback()
@@ -299,8 +337,8 @@ class Runtime:
         for title in changes.cancelled_titles:
             log.add(actor, "task_cancelled", f"'{title}' was cancelled.")
         if status == CaseStatus.COMPLETED and final_status is None:
-            log.add(actor, "case_completed", "Case completed.")
-        log.write(session)
+            end = ending(workflow)
+            log.add(actor, "case_completed", f"Case completed: {end}." if end else "Case completed.")
 
     def _load(self, case: Case, runnable: RunnableVersion) -> BpmnWorkflow:
         workflow = self.workflows.take(case.id, case.revision)
@@ -356,6 +394,16 @@ def _mark_completed(session: Session, row: HumanTask, actor: Actor) -> None:
         raise ConcurrentChange(f"Task '{row.title}' changed while it was being completed.")
     for key, value in values.items():
         set_committed_value(row, key, value)
+
+
+def _data_after(workflow: BpmnWorkflow, row: HumanTask) -> dict[str, Any]:
+    """What the case knows once the task ran: the completed task's data, updated by what the
+    engine did next (decisions taken), as the next waiting task sees it."""
+    ready = ready_user_tasks(workflow)
+    if ready:
+        return ready[0].data
+    task = workflow.get_task_from_id(UUID(row.spiff_task_id))
+    return task.data if task is not None else workflow.data
 
 
 def _spiff_task(workflow: BpmnWorkflow, row: HumanTask) -> Task:

@@ -84,7 +84,7 @@ def test_validate_lists_each_problem_on_its_own_line(tmp_path):
     broken.write_text(
         (FIXTURES / "two_lanes" / "two_lanes.bpmn")
         .read_text()
-        .replace('camunda:formKey="review"', 'camunda:formKey="missing_form"')
+        .replace('camunda:formKey="triage"', 'camunda:formKey="missing_form"')
     )
     result = validate(str(broken), "--forms", str(FIXTURES / "two_lanes" / "forms"))
     assert result.exit_code == 1

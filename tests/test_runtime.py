@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.assignment import assign, claim, unclaim
+from engine.chronology import case_events
 from engine.errors import (
     CaseNotActive,
     ConcurrentChange,
@@ -85,9 +86,16 @@ def test_script_results_and_conditions_use_the_form_data(session, runtime, two_l
     review = only_task(runtime, session, case)
     runtime.complete_task(session, review.id, {"decision": "accept"}, MANAGER)
     # Accepted by the manager, but the diagram's condition needs two problems: declined path.
-    events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)).all()
     assert get_case(session, case.id).status == CaseStatus.COMPLETED
-    assert events[-1].kind == "case_completed"
+    assert case_events(session, case.id)[-1].summary == "Case completed: Declined."
+
+
+def test_accepted_with_two_problems_ends_accepted(session, runtime, two_lanes):
+    case = runtime.start_case(session, two_lanes, {}, REFERRER)
+    runtime.complete_task(session, only_task(runtime, session, case).id, REQUEST, REFERRER)
+    review = only_task(runtime, session, case)
+    runtime.complete_task(session, review.id, {"decision": "accept"}, MANAGER)
+    assert case_events(session, case.id)[-1].summary == "Case completed: Accepted."
 
 
 def test_overdue_review_escalates_after_five_days(session, runtime, two_lanes, frozen_clock):

@@ -3,6 +3,7 @@
 from alembic import context
 
 from engine.models import Base
+from engine.record import models as record_models  # noqa: F401  (registers the record tables)
 
 config = context.config
 engine = config.attributes["engine"]
