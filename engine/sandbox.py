@@ -47,13 +47,14 @@ import time
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from types import CodeType, MappingProxyType, ModuleType
+from types import CodeType, MappingProxyType, ModuleType, SimpleNamespace
 from typing import Any
 
-from RestrictedPython import PrintCollector, compile_restricted_eval, compile_restricted_exec
+from RestrictedPython import compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 from RestrictedPython.transformer import (
     INSPECT_ATTRIBUTES,
+    IOPERATOR_TO_STR,
     RestrictingNodeTransformer,
     copy_locations,
 )
@@ -76,6 +77,7 @@ _DENIED_ATTRS = INSPECT_ATTRIBUTES | {
 }  # fmt: skip
 _CLOCK_ATTRS = frozenset({"now", "today", "utcnow"})
 _WIDTH_METHODS = frozenset({"ljust", "rjust", "center", "zfill"})
+_SIZED_NAMES = _WIDTH_METHODS | {"join", "replace", "extend"}
 _FORBIDDEN = (
     "open", "eval", "exec", "compile", "getattr", "setattr", "delattr", "hasattr", "globals",
     "locals", "vars", "type", "object", "dir", "help", "input", "breakpoint", "super", "iter",
@@ -88,22 +90,17 @@ def _refuse(reason: str) -> SandboxViolation:
     return SandboxViolation(f"Not allowed in a diagram: {reason}")
 
 
-def _check_items(count: int) -> int:
-    if count > MAX_ITEMS:
-        raise _refuse(f"this would hold {count:,} items; the limit is {MAX_ITEMS:,}")
+def _limit(count: int, limit: int = MAX_ITEMS, unit: str = "items") -> int:
+    if count > limit:
+        raise _refuse(f"this would make {count:,} {unit}; the limit is {limit:,}")
     return count
 
 
 def _sized(value: Any) -> Any:
     """Checks what a call or ``*`` display built; its inputs were checked, so it is bounded."""
     if isinstance(value, _CONTAINERS):
-        _check_items(len(value))
+        _limit(len(value))
     return value
-
-
-def _check_bits(bits: int) -> None:
-    if bits > MAX_INT_BITS:
-        raise _refuse(f"this would be a {bits:,}-bit number; the limit is {MAX_INT_BITS:,}")
 
 
 def _check_width(text: str) -> None:
@@ -123,17 +120,17 @@ def _check_decimal(value: Any) -> None:
 
 def _add(a: Any, b: Any) -> Any:
     if isinstance(a, _SEQUENCES) and isinstance(b, _SEQUENCES):
-        _check_items(len(a) + len(b))  # before: s = s + s in a loop doubles each pass
+        _limit(len(a) + len(b))  # before: s = s + s in a loop doubles each pass
     return a + b
 
 
 def _mul(a: Any, b: Any) -> Any:
     if isinstance(a, int) and isinstance(b, int):
-        _check_bits(a.bit_length() + b.bit_length())
+        _limit(a.bit_length() + b.bit_length(), MAX_INT_BITS, "bits")
     elif isinstance(a, _SEQUENCES) and isinstance(b, int):
-        _check_items(len(a) * b)
+        _limit(len(a) * b)
     elif isinstance(b, _SEQUENCES) and isinstance(a, int):
-        _check_items(len(b) * a)
+        _limit(len(b) * a)
     return a * b
 
 
@@ -141,13 +138,13 @@ def _pow(a: Any, b: Any, mod: Any = None) -> Any:
     if mod is not None:
         return pow(a, b, mod)  # modular, so smaller than mod
     if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1:
-        _check_bits(a.bit_length() * b)
+        _limit(a.bit_length() * b, MAX_INT_BITS, "bits")
     return a**b
 
 
 def _lshift(a: Any, b: Any) -> Any:
     if isinstance(a, int) and isinstance(b, int) and a:
-        _check_bits(a.bit_length() + b)
+        _limit(a.bit_length() + b, MAX_INT_BITS, "bits")
     return a << b
 
 
@@ -176,9 +173,14 @@ def _format(value: Any, conversion: int, spec: str) -> str:
 
 def _inplacevar(op: str, target: Any, value: Any) -> Any:
     if op == "+=" and isinstance(target, list):
-        _checked_extend(target)(value)  # in place, so aliases see it as in Python
+        _checked_extend(target, value)  # in place, so aliases see it as in Python
         return target
     return _INPLACE[op](target, value)
+
+
+def _augitem(op: str, target: Any, key: Any, value: Any) -> None:
+    """``data[key] += value``, which RestrictedPython refuses and scripts need for counting."""
+    _guarded_write(target)[key] = _inplacevar(op, target[key], value)
 
 
 _INPLACE = {
@@ -191,45 +193,37 @@ _BINOP_GUARDS = {
 }  # fmt: skip
 
 
-def _checked_extend(target: list) -> Any:
-    def extend(items: Any) -> None:
-        items = list(items)
-        _check_items(len(target) + len(items))
-        target.extend(items)
+def _checked_extend(target: list, items: Any) -> None:
+    items = list(items)
+    _limit(len(target) + len(items))
+    target.extend(items)
 
-    return extend
+
+def _checked_join(sep: Any, items: Any) -> Any:
+    items = list(items)
+    _limit(sum(len(i) for i in items if isinstance(i, (str, bytes))) + len(sep) * len(items))
+    return sep.join(items)
+
+
+def _checked_replace(text: Any, old: Any, new: Any, count: int = -1) -> Any:
+    hits = text.count(old) if old else len(text) + 1
+    _limit(len(text) + (hits if count < 0 else min(hits, count)) * max(0, len(new) - len(old)))
+    return text.replace(old, new, count)
+
+
+_TEXT_CHECKS = {"join": _checked_join, "replace": _checked_replace}
 
 
 def _sized_method(obj: Any, name: str, method: Any) -> Any:
-    """Methods whose result size is set by an argument get checked before they allocate."""
+    """Methods whose result size is an argument are checked before they allocate. Closures,
+    not functools.partial, whose public ``.args`` would hand back the unchecked method."""
+    if isinstance(obj, (str, bytes)) and name in _TEXT_CHECKS:
+        return lambda *args: _TEXT_CHECKS[name](obj, *args)
     if isinstance(obj, (str, bytes)) and name in _WIDTH_METHODS:
-        return lambda width, *rest: method(_check_items(width), *rest)
-    if isinstance(obj, (str, bytes)) and name == "join":
-
-        def join(items: Any) -> Any:
-            items = list(items)
-            lengths = sum(len(item) for item in items if isinstance(item, (str, bytes)))
-            _check_items(lengths + len(obj) * len(items))
-            return obj.join(items)
-
-        return join
-    if isinstance(obj, (str, bytes)) and name == "replace":
-
-        def replace(old: Any, new: Any, count: int = -1) -> Any:
-            hits = obj.count(old) if old else len(obj) + 1
-            hits = hits if count < 0 else min(hits, count)
-            _check_items(len(obj) + hits * max(0, len(new) - len(old)))
-            return obj.replace(old, new, count)
-
-        return replace
+        return lambda width, *rest: method(_limit(width), *rest)
     if isinstance(obj, list) and name == "extend":
-        return _checked_extend(obj)
-    if any(obj is kind for kind in (str, bytes, list)) and name in {
-        *_WIDTH_METHODS,
-        "join",
-        "replace",
-        "extend",
-    }:
+        return lambda items: _checked_extend(obj, items)
+    if any(obj is kind for kind in (str, bytes, list)) and name in _SIZED_NAMES:
         raise _refuse(f"{obj.__name__}.{name}; call it on a value instead")
     return method
 
@@ -257,7 +251,7 @@ class _ListWriter:
     def __setitem__(self, key: Any, value: Any) -> None:
         if isinstance(key, slice):
             value = list(value)
-            _check_items(len(self._target) + len(value))
+            _limit(len(self._target) + len(value))
         self._target[key] = value
 
     def __delitem__(self, key: Any) -> None:
@@ -272,6 +266,7 @@ def _guarded_write(obj: Any) -> Any:
     raise _refuse(f"changing a {type(obj).__name__}; only lists and dictionaries can change")
 
 
+_NO_PRINT = SimpleNamespace(_call_print=lambda *args, **kwargs: None)  # no console to print to
 _GUARDS: dict[str, Any] = {
     "_getattr_": _guarded_getattr,
     "_getitem_": lambda obj, key: obj[key],
@@ -281,9 +276,11 @@ _GUARDS: dict[str, Any] = {
     "_write_": _guarded_write,
     "_inplacevar_": _inplacevar,
     "_apply_": lambda func, *args, **kwargs: func(*args, **kwargs),
-    "_print_": PrintCollector,  # print() output is collected and dropped
+    "_print_": lambda _getattr_: _NO_PRINT,
+    "_print": _NO_PRINT,  # what print() compiles to in an expression
     "_sized_": _sized,
     "_format_": _format,
+    "_augitem_": _augitem,
     **{guard: globals()[guard[:-1]] for guard in _BINOP_GUARDS.values()},
 }
 
@@ -390,6 +387,16 @@ class _Policy(RestrictingNodeTransformer):
             self.error(node, f"uses '.{node.attr}', which is not allowed")
         return super().visit_Attribute(node)
 
+    def visit_AugAssign(self, node: ast.AugAssign) -> Any:
+        target = node.target
+        if not isinstance(target, ast.Subscript) or isinstance(target.slice, ast.Slice):
+            return super().visit_AugAssign(node)
+        parts = [self.visit(target.value), self.visit(target.slice), self.visit(node.value)]
+        operation = ast.Constant(IOPERATOR_TO_STR[type(node.op)])
+        statement = ast.Expr(_call("_augitem_", [operation, *parts], node))
+        copy_locations(statement, node)
+        return statement
+
     def visit_BinOp(self, node: ast.BinOp) -> Any:
         node = self.node_contents_visit(node)
         guard = _BINOP_GUARDS.get(type(node.op))
@@ -445,7 +452,7 @@ def _plain(error: str, mode: str) -> str:
         info = f"uses a name starting with '_' ({match[1]}), which is not allowed"
     elif match := _RESTRICTED.search(info):
         info = f"uses '{match[1]}', which is not allowed"
-    return f"{line.lower()}: {info}" if mode == "exec" else info
+    return f"{info} ({line.lower()})" if mode == "exec" else info
 
 
 @functools.lru_cache(maxsize=4096)
@@ -457,7 +464,7 @@ def _compile(source: str, mode: str) -> tuple[CodeType | None, str | None, bool]
     try:
         tree = ast.parse(source, _FILENAME, mode)
     except (SyntaxError, ValueError) as error:
-        where = f" on line {error.lineno}" if isinstance(error, SyntaxError) else ""
+        where = f" on line {error.lineno}" if getattr(error, "lineno", None) else ""
         return None, f"has a syntax error{where}: {getattr(error, 'msg', error)}", False
     loops = (ast.Lambda, ast.comprehension)
     budgeted = mode == "exec" or any(isinstance(node, loops) for node in ast.walk(tree))
@@ -494,23 +501,25 @@ def _peak_rss() -> int:
 
 
 class _Budget:
-    """Steps, wall time and memory for one run; once breached, every later check fails too."""
+    """Steps, wall time and memory for one run. Once breached, every step fails, since a
+    script that catches the error in an inner loop would otherwise run on in an outer one."""
 
-    __slots__ = ("steps", "deadline", "rss_limit", "breach")
+    __slots__ = ("steps", "checkpoint", "deadline", "rss_limit", "breach")
 
     def __init__(self) -> None:
-        self.steps = MAX_STEPS
+        self.steps, self.checkpoint = MAX_STEPS, MAX_STEPS - 16
         self.deadline = time.monotonic() + MAX_SECONDS
         self.rss_limit = _peak_rss() + MAX_RSS_GROWTH
         self.breach: str | None = None
 
     def tick(self) -> bool:
         self.steps -= 1
-        if not self.steps & 15:
+        if self.steps <= self.checkpoint:
             self.check()
         return True
 
     def check(self) -> None:
+        self.checkpoint = self.steps - 16  # the clock and getrusage cost ~1 us: not every step
         if self.breach is None:
             if self.steps <= 0:
                 self.breach = f"ran more than {MAX_STEPS:,} steps"
@@ -519,6 +528,7 @@ class _Budget:
             elif _peak_rss() > self.rss_limit:
                 self.breach = f"used more than {MAX_RSS_GROWTH >> 20} MB of memory"
         if self.breach is not None:
+            self.checkpoint = sys.maxsize
             raise SandboxViolation(f"Stopped: the code {self.breach}")
 
 
@@ -545,8 +555,8 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
 
     def evaluate(self, expression: Any, context: dict, external_context: Any = None) -> Any:
         code, budgeted = _compiled(expression, "eval")
-        scope = {"__builtins__": self._builtins, **(external_context or {}), **context}
-        scope.update(_GUARDS)  # last, so task data cannot stand in for a guard
+        # Ours last, so task data cannot stand in for a guard or for the builtins.
+        scope = {**(external_context or {}), **context, **_GUARDS, "__builtins__": self._builtins}
         return _run(code, scope, budgeted)
 
     def execute(self, script: Any, context: dict, external_context: Any = None) -> bool:
