@@ -57,20 +57,61 @@ def _field_path(error: ValidationError) -> str:
     return ".".join(parts) or "(form)"
 
 
+_FORMATS = {"date": "date (YYYY-MM-DD)", "email": "email address", "date-time": "date and time"}
+
+
 def _message(error: ValidationError) -> str:
-    title = error.schema.get("title") if isinstance(error.schema, dict) else None
+    """A message for a worker. Never repeat the submitted value: it may be special category
+    data, and it would end up in logs and error pages."""
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    limit = error.validator_value
     match error.validator:
         case "required":
             return "This field is required."
-        case "type":
-            return f"Expected {error.validator_value}."
-        case "enum":
-            return "Choose one of: " + ", ".join(str(v) for v in error.validator_value) + "."
-        case "minLength" if error.validator_value == 1:
+        case "minLength" if limit == 1:
             return "This field is required."
+        case "type":
+            return f"Expected {_TYPES.get(limit, limit)}."
+        case "enum":
+            labels = schema.get("x-labels") or {}
+            return "Choose one of: " + ", ".join(str(labels.get(v, v)) for v in limit) + "."
+        case "const" if limit is True:
+            return "This must be ticked."
+        case "const":
+            return f"Must be {limit!r}."
         case "format":
-            return f"Not a valid {error.validator_value}."
-    return f"{title}: {error.message}" if title else error.message
+            return f"Not a valid {_FORMATS.get(limit, limit)}."
+        case "pattern":
+            return schema.get("x-help") or "Not in the expected format."
+        case "maxLength":
+            return f"At most {limit} characters."
+        case "minLength":
+            return f"At least {limit} characters."
+        case "minItems":
+            return f"Add at least {limit}."
+        case "maxItems":
+            return f"At most {limit} entries."
+        case "uniqueItems":
+            return "Each entry may appear only once."
+        case "minimum":
+            return f"Must be at least {limit}."
+        case "maximum":
+            return f"Must be at most {limit}."
+        case "additionalProperties":
+            return "The form has fields it does not know; reload the form and try again."
+        case "multipleOf":
+            return f"Must be a multiple of {limit}."
+    return "This value is not accepted here."
+
+
+_TYPES = {
+    "string": "text",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "yes or no",
+    "array": "a list",
+    "object": "a group of fields",
+}
 
 
 def validate_submission(schema: dict[str, Any], data: Any) -> dict[str, str]:
