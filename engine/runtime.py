@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -53,11 +54,21 @@ from engine.projection import (
 )
 from engine.queries import get_case, get_task_and_case
 from engine.record import record_message, record_submission
+from engine.record.prefill import prefill
 from engine.record.submission import Submission
 from engine.state import RunnableVersion, StateCodec, VersionCache, WorkflowCache
 
 R = TypeVar("R")
 _DATA_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
+
+
+@dataclass(frozen=True)
+class TaskForm:
+    """What a worker sees when opening a task: the task, its form, and pre-filled values."""
+
+    task: HumanTask
+    schema: dict[str, Any]
+    values: dict[str, Any]
 
 
 class Runtime:
@@ -121,6 +132,17 @@ class Runtime:
             raise
         self.workflows.give_back(case.id, case.revision, workflow)
         return case
+
+    def task_form(self, session: Session, task_id: int) -> TaskForm:
+        """A task's form with the values the family's record already holds for it."""
+        row, case = get_task_and_case(session, task_id)
+        runnable = self._version(session, case.version_id)
+        schema = runnable.forms.get(row.form_key or "", {})
+        workflow = self._load(case, runnable)
+        task = workflow.get_task_from_id(UUID(row.spiff_task_id))
+        context = dict(task.data) if task is not None else {}
+        self.workflows.give_back(case.id, case.revision, workflow)
+        return TaskForm(row, schema, prefill(session, case.id, row.form_key, context))
 
     def complete_task(
         self, session: Session, task_id: int, data: Mapping[str, Any], actor: Actor
@@ -338,7 +360,8 @@ class Runtime:
             log.add(actor, "task_cancelled", f"'{title}' was cancelled.")
         if status == CaseStatus.COMPLETED and final_status is None:
             end = ending(workflow)
-            log.add(actor, "case_completed", f"Case completed: {end}." if end else "Case completed.")
+            summary = f"Case completed: {end}." if end else "Case completed."
+            log.add(actor, "case_completed", summary)
 
     def _load(self, case: Case, runnable: RunnableVersion) -> BpmnWorkflow:
         workflow = self.workflows.take(case.id, case.revision)
