@@ -30,6 +30,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from engine import clock, history, sandbox
 from engine.actors import SYSTEM, Actor
 from engine.assignment import check_may_do, check_ready
+from engine.calendar import WorkingCalendar
 from engine.chronology import EventLog
 from engine.db import begin_write
 from engine.errors import (
@@ -80,13 +81,17 @@ class Runtime:
 
     def __init__(
         self,
+        calendar: WorkingCalendar | None = None,
         helpers: Mapping[str, Any] | None = None,
         cache_size: int = 2000,
         prune_history: bool = True,
     ):
         clock.install()
+        self.calendar = calendar or WorkingCalendar()
         self.codec = StateCodec()
-        self.script_engine = sandbox.make_script_engine(helpers)
+        # Diagram expressions see the working-day helpers plus any the caller adds.
+        names = {**self.calendar.helpers(), **(helpers or {})}
+        self.script_engine = sandbox.make_script_engine(names)
         self.versions = VersionCache(256)
         self.workflows = WorkflowCache(cache_size)
         self.prune_history = prune_history

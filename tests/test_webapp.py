@@ -60,3 +60,28 @@ def test_the_shipped_workflows_validate():
 
     validated = validate_paths([REPO / "workflows"], forms_dir=REPO / "forms")
     assert validated.ok, [str(p) for p in validated.problems]
+
+
+def test_working_days_follow_the_configured_region(db_url):
+    from datetime import UTC, datetime
+
+    scotland = (
+        create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": db_url,
+                "SECRET_KEY": "t",
+                "KINFLOW_HOLIDAY_REGION": "GB-SCT",
+            }
+        )
+        .extensions["kinflow_runtime"]
+        .calendar
+    )
+    england = (
+        create_app({"SQLALCHEMY_DATABASE_URI": db_url, "SECRET_KEY": "t"})
+        .extensions["kinflow_runtime"]
+        .calendar
+    )
+    new_year = datetime(2026, 12, 31, 9, 0, tzinfo=UTC)  # Thursday
+    # 2 January 2027 is a Saturday; Scotland's 2 January holiday moves to Monday 4 January.
+    assert england.add_working_days(new_year, 1).day == 4
+    assert scotland.add_working_days(new_year, 1).day == 5

@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 
 from engine import clock
+from engine.calendar import WorkingCalendar
 from engine.db import normalize_url, tune
 from engine.runtime import Runtime
 from webapp.extensions import db
@@ -28,6 +29,8 @@ def _settings_from_environment(instance_path: str) -> dict[str, Any]:
         "KINFLOW_FORMS_DIR": env.get("KINFLOW_FORMS_DIR", str(REPO_ROOT / "forms")),
         "KINFLOW_DEPLOY_ON_START": env.get("KINFLOW_DEPLOY_ON_START", "0") == "1",
         "KINFLOW_ENV": env.get("KINFLOW_ENV", "development"),
+        "KINFLOW_ELIGIBILITY_RULE": env.get("KINFLOW_ELIGIBILITY_RULE", "stronger_families"),
+        "KINFLOW_HOLIDAY_REGION": env.get("KINFLOW_HOLIDAY_REGION", "GB-ENG"),
     }
 
 
@@ -56,7 +59,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     with app.app_context():
         tune(db.engine)
     clock.install()
-    app.extensions["kinflow_runtime"] = Runtime()
+    country, _, region = app.config["KINFLOW_HOLIDAY_REGION"].partition("-")
+    calendar = WorkingCalendar(country, region or None)
+    app.extensions["kinflow_runtime"] = Runtime(calendar)
 
     from webapp import cli, home
 
