@@ -18,6 +18,8 @@ from SpiffWorkflow.bpmn.specs import AdHocSubprocessSpec
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from engine.projection import find_task
+
 _FINISHED = TaskState.FINISHED_MASK
 
 
@@ -94,6 +96,6 @@ def _drop_orphaned_subprocesses(workflow: BpmnWorkflow) -> None:
     while changed:
         changed = False
         for task_id, sub in list(workflow.subprocesses.items()):
-            if workflow.get_task_from_id(task_id) is None and sub.completed:
+            if find_task(workflow, task_id) is None and sub.completed:
                 del workflow.subprocesses[task_id]
                 changed = True

@@ -10,11 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.defaults import CallActivity, EndEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
+from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState as SpiffState
 from sqlalchemy import insert, update
@@ -32,6 +34,15 @@ def ready_user_tasks(workflow: BpmnWorkflow) -> list[Task]:
     return [
         t for t in workflow.get_tasks(state=SpiffState.READY) if isinstance(t.task_spec, UserTask)
     ]
+
+
+def find_task(workflow: BpmnWorkflow, task_id: UUID | str) -> Task | None:
+    """The task with this id, or None: SpiffWorkflow raises for a task it no longer has,
+    and pruned history means that is normal."""
+    try:
+        return workflow.get_task_from_id(task_id if isinstance(task_id, UUID) else UUID(task_id))
+    except TaskNotFoundException:
+        return None
 
 
 def ready_ids(workflow: BpmnWorkflow) -> set[str]:
@@ -141,7 +152,9 @@ def current_stage(workflow: BpmnWorkflow) -> str | None:
     for task in ready_user_tasks(workflow):
         sub = task.workflow
         while sub is not workflow and sub.parent_task_id is not None:
-            parent = workflow.get_task_from_id(sub.parent_task_id)
+            parent = find_task(workflow, sub.parent_task_id)
+            if parent is None:
+                break
             if isinstance(parent.task_spec, CallActivity) and parent.task_spec.bpmn_name:
                 return parent.task_spec.bpmn_name
             sub = parent.workflow
@@ -162,6 +175,11 @@ def ending(workflow: BpmnWorkflow) -> str | None:
     return last.task_spec.bpmn_name or last.task_spec.bpmn_id
 
 
+_TIMER_TYPES = frozenset(
+    {"TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition"}
+)
+
+
 def next_wake_at(workflow: BpmnWorkflow) -> datetime | None:
     """The earliest moment a pending timer of the workflow falls due."""
     moments = []
@@ -169,7 +187,7 @@ def next_wake_at(workflow: BpmnWorkflow) -> datetime | None:
         value = pending.value
         if isinstance(value, dict):  # cycle timers keep their next firing under "next"
             value = value.get("next")
-        if isinstance(value, str) and pending.event_type.endswith("TimerEventDefinition"):
+        if isinstance(value, str) and pending.event_type in _TIMER_TYPES:
             moments.append(TimerEventDefinition.get_datetime(value))
     return min(moments) if moments else None
 

@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
-from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions import EscalationEventDefinition
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.task import Task
@@ -48,6 +48,7 @@ from engine.projection import (
     current_stage,
     due_moment,
     ending,
+    find_task,
     next_wake_at,
     ready_ids,
     ready_user_tasks,
@@ -126,6 +127,7 @@ class Runtime:
             log = EventLog(case.id)
             log.add(actor.username, "case_started", f"Case started ({version.name}).")
             self._run(workflow)
+            self._drain_events(workflow, log)
             self._save(session, case, runnable, workflow, set(), log, actor.username)
             log.write(session)
             session.commit()
@@ -144,7 +146,7 @@ class Runtime:
         runnable = self._version(session, case.version_id)
         schema = runnable.forms.get(row.form_key or "", {})
         workflow = self._load(case, runnable)
-        task = workflow.get_task_from_id(UUID(row.spiff_task_id))
+        task = find_task(workflow, row.spiff_task_id)
         context = dict(task.data) if task is not None else {}
         self.workflows.give_back(case.id, case.revision, workflow)
         return TaskForm(row, schema, prefill(session, case.id, row.form_key, context))
@@ -292,6 +294,7 @@ class Runtime:
         before = ready_ids(workflow) - {settled_task}  # a settled task is not "gone" below
         try:
             result = mutate(workflow)
+            self._drain_events(workflow, log)
             # What the step led to (tasks now waiting, the case completed) reads after what
             # the actor did, so it is logged separately and appended last.
             consequences = EventLog(case.id)
@@ -313,6 +316,21 @@ class Runtime:
     def _run(self, workflow: BpmnWorkflow) -> None:
         workflow.refresh_timers()
         workflow.do_engine_steps()
+
+    def _drain_events(self, workflow: BpmnWorkflow, log: EventLog) -> None:
+        """Record events no diagram element caught (SLA escalations), so they neither pile up
+        in the saved state nor go unnoticed."""
+        for event in workflow.get_events():
+            definition = event.event_definition
+            if isinstance(definition, EscalationEventDefinition):
+                what = (definition.code or definition.name or "a deadline").replace("_", " ")
+                log.add(
+                    SYSTEM,
+                    "sla_breached",
+                    f"Deadline missed: {what} is overdue; escalated to the FGC manager.",
+                    escalation=definition.name,
+                    code=definition.code,
+                )
 
     def _save(
         self,
@@ -430,12 +448,12 @@ def _data_after(workflow: BpmnWorkflow, row: HumanTask) -> dict[str, Any]:
     ready = ready_user_tasks(workflow)
     if ready:
         return ready[0].data
-    task = workflow.get_task_from_id(UUID(row.spiff_task_id))
+    task = find_task(workflow, row.spiff_task_id)
     return task.data if task is not None else workflow.data
 
 
 def _spiff_task(workflow: BpmnWorkflow, row: HumanTask) -> Task:
-    task = workflow.get_task_from_id(UUID(row.spiff_task_id))
+    task = find_task(workflow, row.spiff_task_id)
     if task is None or task.state != SpiffState.READY:
         # The projection said READY but the workflow disagrees: someone else moved the case.
         raise ConcurrentChange(f"Task '{row.title}' is no longer waiting; reload the case.")

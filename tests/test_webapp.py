@@ -27,8 +27,7 @@ def test_home_page_lists_the_deployed_workflows(app):
         assert deploy_default(app) == 0
     page = app.test_client().get("/")
     assert page.status_code == 200
-    assert b"referral_intake" in page.data
-    assert b"Referral intake" in page.data
+    assert b"fgc_pathway" in page.data
 
 
 def test_home_page_says_when_nothing_is_deployed(app):
