@@ -68,17 +68,26 @@ def kinflow_complete(kind: str, cache_size: int, cases: int = CASES) -> list[flo
     return samples
 
 
-def run(postgres: bool) -> dict:
-    bare = median_ms(bare_round_trip())
-    results = {"bare_round_trip_ms": bare}
+def run(postgres: bool, rounds: int = 3) -> dict:
+    """Interleave the measurements over several rounds so drift on a shared machine hits
+    both sides of the ratio alike; report medians over all samples."""
     kinds = ["sqlite", "postgresql"] if postgres else ["sqlite"]
+    bare: list[float] = []
+    warm: dict[str, list[float]] = {k: [] for k in kinds}
+    cold: dict[str, list[float]] = {k: [] for k in kinds}
+    for _ in range(rounds):
+        bare += bare_round_trip()
+        for kind in kinds:
+            warm[kind] += kinflow_complete(kind, cache_size=2000)
+            cold[kind] += kinflow_complete(kind, cache_size=0)
+    reference = median_ms(bare)
+    results: dict = {"bare_round_trip_ms": reference}
     for kind in kinds:
-        warm = median_ms(kinflow_complete(kind, cache_size=2000))
-        cold = median_ms(kinflow_complete(kind, cache_size=0))
+        w, c = median_ms(warm[kind]), median_ms(cold[kind])
         results[kind] = {
-            "complete_task_ms": warm,
-            "ratio": round(warm / bare, 2),
-            "complete_task_without_cache_ms": cold,
-            "ratio_without_cache": round(cold / bare, 2),
+            "complete_task_ms": w,
+            "ratio": round(w / reference, 2),
+            "complete_task_without_cache_ms": c,
+            "ratio_without_cache": round(c / reference, 2),
         }
     return results

@@ -39,8 +39,11 @@ class EventLog:
 
     def write(self, session: Session) -> None:
         if self.entries:
-            session.execute(insert(CaseEvent), self.entries)
+            session.connection().execute(_INSERT, self.entries)
             self.entries = []
+
+
+_INSERT = insert(CaseEvent.__table__)
 
 
 def case_events(session: Session, case_id: int) -> list[CaseEvent]:

@@ -55,6 +55,11 @@ class TaskChanges:
     cancelled_titles: list[str]
 
 
+_INSERT_TASKS = insert(HumanTask.__table__).returning(
+    HumanTask.__table__.c.id, sort_by_parameter_order=True
+)
+
+
 def sync_tasks(
     session: Session,
     case_id: int,
@@ -77,15 +82,13 @@ def sync_tasks(
         if spiff_id not in ready_before
     ]
     if created:
-        ids = session.scalars(
-            insert(HumanTask).returning(HumanTask.id, sort_by_parameter_order=True), created
-        )
+        ids = session.connection().scalars(_INSERT_TASKS, created)
         candidates = []
         for row, task_id in zip(created, ids, strict=True):
             row["id"] = task_id
             candidates += [{"task_id": task_id, "role": role} for role in row["candidate_groups"]]
         if candidates:
-            session.execute(insert(TaskCandidate), candidates)
+            session.connection().execute(insert(TaskCandidate.__table__), candidates)
     gone = ready_before - ready.keys()
     cancelled: list[str] = []
     if gone:

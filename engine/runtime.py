@@ -23,7 +23,7 @@ from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState as SpiffState
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -356,11 +356,8 @@ class Runtime:
             "status": status,
             "revision": case.revision + 1,
         }
-        written = session.execute(
-            update(Case)
-            .where(Case.id == case.id, Case.revision == case.revision)
-            .values(**values)
-            .execution_options(synchronize_session=False)
+        written = session.connection().execute(
+            _SAVE_CASE, {**values, "case_id": case.id, "seen": case.revision}
         )
         if written.rowcount != 1:
             raise ConcurrentChange(
@@ -427,15 +424,30 @@ class Runtime:
         return evaluate
 
 
+# The hot path's writes, built once: Core statements on the tables skip the ORM's per-call
+# statement building, which costs more than SQLite takes to run them.
+_cases, _tasks = Case.__table__, HumanTask.__table__
+_SAVE_CASE = (
+    update(_cases)
+    .where(_cases.c.id == bindparam("case_id"), _cases.c.revision == bindparam("seen"))
+    .values(
+        {
+            c: bindparam(c)
+            for c in ("state", "stage", "next_wake_at", "updated_at", "status", "revision")
+        }
+    )
+)
+_COMPLETE_TASK = (
+    update(_tasks)
+    .where(_tasks.c.id == bindparam("task_id"), _tasks.c.state == TaskState.READY)
+    .values({c: bindparam(c) for c in ("state", "completed_at", "completed_by")})
+)
+
+
 def _mark_completed(session: Session, row: HumanTask, actor: Actor) -> None:
     now = clock.now()
     values = {"state": TaskState.COMPLETED, "completed_at": now, "completed_by": actor.username}
-    done = session.execute(
-        update(HumanTask)
-        .where(HumanTask.id == row.id, HumanTask.state == TaskState.READY)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    done = session.connection().execute(_COMPLETE_TASK, {**values, "task_id": row.id})
     if done.rowcount != 1:
         raise ConcurrentChange(f"Task '{row.title}' changed while it was being completed.")
     for key, value in values.items():
