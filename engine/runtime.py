@@ -10,11 +10,10 @@ Reading tasks and cases lives in ``engine.queries``; assignment in ``engine.assi
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeVar
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
@@ -23,14 +22,13 @@ from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState as SpiffState
-from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
-from engine import clock, history, sandbox
+from engine import clock, sandbox
 from engine.actors import SYSTEM, Actor
 from engine.assignment import check_may_do, check_ready
 from engine.calendar import WorkingCalendar
+from engine.case_store import CaseStore, mark_completed
 from engine.chronology import EventLog
 from engine.db import begin_write
 from engine.errors import (
@@ -41,24 +39,18 @@ from engine.errors import (
     ScriptError,
     TaskAlreadyCompleted,
 )
-from engine.expressions import due_literal
 from engine.forms import validate_submission
 from engine.models import Case, CaseStatus, HumanTask, ProcessVersion, TaskState
 from engine.projection import (
-    current_stage,
-    due_moment,
-    ending,
     find_task,
-    next_wake_at,
     ready_ids,
     ready_user_tasks,
-    sync_tasks,
 )
 from engine.queries import get_case, get_task_and_case
 from engine.record import record_message, record_submission
 from engine.record.prefill import prefill
 from engine.record.submission import Submission
-from engine.state import RunnableVersion, StateCodec, VersionCache, WorkflowCache
+from engine.state import StateCodec
 
 R = TypeVar("R")
 _DATA_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
@@ -89,13 +81,11 @@ class Runtime:
     ):
         clock.install()
         self.calendar = calendar or WorkingCalendar()
-        self.codec = StateCodec()
         # Diagram expressions see the working-day helpers plus any the caller adds.
         names = {**self.calendar.helpers(), **(helpers or {})}
         self.script_engine = sandbox.make_script_engine(names)
-        self.versions = VersionCache(256)
-        self.workflows = WorkflowCache(cache_size)
-        self.prune_history = prune_history
+        self.codec = StateCodec()
+        self.store = CaseStore(self.codec, self.script_engine, cache_size, prune_history)
 
     def start_case(
         self,
@@ -108,7 +98,7 @@ class Runtime:
         """Start a case of ``version`` with initial ``data`` and run it to its first wait."""
         begin_write(session)
         _check_data_keys(data)
-        runnable = self._version(session, version.id)
+        runnable = self.store.version(session, version.id)
         workflow = BpmnWorkflow(*runnable.specs, script_engine=self.script_engine)
         workflow.task_tree.data.update(data)
         now = clock.now()
@@ -121,34 +111,27 @@ class Runtime:
             updated_at=now,
             created_by=actor.username,
         )
-        session.add(case)
-        try:
+        with _one_transaction(session):
+            session.add(case)
             session.flush()
             log = EventLog(case.id)
             log.add(actor.username, "case_started", f"Case started ({version.name}).")
             self._run(workflow)
             self._drain_events(workflow, log)
-            self._save(session, case, runnable, workflow, set(), log, actor.username)
+            self.store.save(session, case, runnable, workflow, set(), log, actor.username)
             log.write(session)
-            session.commit()
-        except SpiffWorkflowException as exc:
-            session.rollback()
-            raise ScriptError(_describe_engine_error(exc)) from exc
-        except BaseException:
-            session.rollback()
-            raise
-        self.workflows.give_back(case.id, case.revision, workflow)
+        self.store.keep(case, workflow)
         return case
 
     def task_form(self, session: Session, task_id: int) -> TaskForm:
         """A task's form with the values the family's record already holds for it."""
         row, case = get_task_and_case(session, task_id)
-        runnable = self._version(session, case.version_id)
+        runnable = self.store.version(session, case.version_id)
         schema = runnable.forms.get(row.form_key or "", {})
-        workflow = self._load(case, runnable)
+        workflow = self.store.load(case, runnable)
         task = find_task(workflow, row.spiff_task_id)
         context = dict(task.data) if task is not None else {}
-        self.workflows.give_back(case.id, case.revision, workflow)
+        self.store.keep(case, workflow)
         return TaskForm(row, schema, prefill(session, case.id, row.form_key, context))
 
     def complete_task(
@@ -161,12 +144,12 @@ class Runtime:
         check_may_do(row, actor)
         _check_data_keys(data)
         if row.form_key:
-            form = self._version(session, case.version_id).forms[row.form_key]
+            form = self.store.version(session, case.version_id).forms[row.form_key]
             errors = validate_submission(form, dict(data))
             if errors:
                 raise FormInvalid(errors)
         log = EventLog(case.id)
-        form = self._version(session, case.version_id).forms.get(row.form_key or "", {})
+        form = self.store.version(session, case.version_id).forms.get(row.form_key or "", {})
 
         def step(workflow: BpmnWorkflow) -> None:
             task = _spiff_task(workflow, row)
@@ -175,7 +158,7 @@ class Runtime:
             self._run(workflow)
 
         def record(workflow: BpmnWorkflow) -> None:
-            _mark_completed(session, row, actor)
+            mark_completed(session, row, actor)
             submission = Submission(
                 session,
                 case.id,
@@ -289,28 +272,23 @@ class Runtime:
         if case.status != CaseStatus.ACTIVE:
             session.rollback()
             raise CaseNotActive(f"Case {case.id} is {case.status}; nothing more can happen on it.")
-        runnable = self._version(session, case.version_id)
-        workflow = self._load(case, runnable)
+        runnable = self.store.version(session, case.version_id)
+        workflow = self.store.load(case, runnable)
         before = ready_ids(workflow) - {settled_task}  # a settled task is not "gone" below
-        try:
+        with _one_transaction(session):
             result = mutate(workflow)
             self._drain_events(workflow, log)
             # What the step led to (tasks now waiting, the case completed) reads after what
             # the actor did, so it is logged separately and appended last.
             consequences = EventLog(case.id)
-            self._save(session, case, runnable, workflow, before, consequences, actor, final_status)
+            self.store.save(
+                session, case, runnable, workflow, before, consequences, actor, final_status
+            )
             if record is not None:
                 record(workflow)
             log.entries += consequences.entries
             log.write(session)
-            session.commit()
-        except SpiffWorkflowException as exc:
-            session.rollback()
-            raise ScriptError(_describe_engine_error(exc)) from exc
-        except BaseException:
-            session.rollback()
-            raise
-        self.workflows.give_back(case.id, case.revision, workflow)
+        self.store.keep(case, workflow)
         return result
 
     def _run(self, workflow: BpmnWorkflow) -> None:
@@ -331,127 +309,6 @@ class Runtime:
                     escalation=definition.name,
                     code=definition.code,
                 )
-
-    def _save(
-        self,
-        session: Session,
-        case: Case,
-        runnable: RunnableVersion,
-        workflow: BpmnWorkflow,
-        ready_before: set[str],
-        log: EventLog,
-        actor: str,
-        final_status: str | None = None,
-    ) -> None:
-        """Write the case row first (the revision check), then tasks and chronology."""
-        if self.prune_history:
-            history.prune(workflow)
-        status = final_status or (CaseStatus.COMPLETED if workflow.completed else case.status)
-        active = status == CaseStatus.ACTIVE
-        values = {
-            "state": self.codec.dump_workflow(workflow),
-            "stage": current_stage(workflow) if active else None,
-            "next_wake_at": next_wake_at(workflow) if active else None,
-            "updated_at": clock.now(),
-            "status": status,
-            "revision": case.revision + 1,
-        }
-        written = session.connection().execute(
-            _SAVE_CASE, {**values, "case_id": case.id, "seen": case.revision}
-        )
-        if written.rowcount != 1:
-            raise ConcurrentChange(
-                f"Case {case.id} was changed by someone else at the same moment; reload it."
-            )
-        for key, value in values.items():
-            set_committed_value(case, key, value)
-        changes = sync_tasks(
-            session, case.id, workflow, ready_before, runnable.user_tasks, self._due_evaluator()
-        )
-        for row in changes.created:
-            waiting = row["assignee"] or " or ".join(row["candidate_groups"]) or "anyone"
-            log.add(
-                actor,
-                "task_ready",
-                f"'{row['title']}' is waiting for {waiting}.",
-                task_id=row["id"],
-            )
-        for title in changes.cancelled_titles:
-            log.add(actor, "task_cancelled", f"'{title}' was cancelled.")
-        if status == CaseStatus.COMPLETED and final_status is None:
-            end = ending(workflow)
-            summary = f"Case completed: {end}." if end else "Case completed."
-            log.add(actor, "case_completed", summary)
-
-    def _load(self, case: Case, runnable: RunnableVersion) -> BpmnWorkflow:
-        workflow = self.workflows.take(case.id, case.revision)
-        if workflow is None:
-            workflow = self.codec.load_workflow(case.state, runnable.specs)
-            # The serializer does not keep the script engine: re-attach it on every load.
-            workflow.script_engine = self.script_engine
-        return workflow
-
-    def _version(self, session: Session, version_id: int) -> RunnableVersion:
-        runnable = self.versions.get(version_id)
-        if runnable is None:
-            row = session.get(ProcessVersion, version_id)
-            forms = {
-                name.removeprefix("forms/").removesuffix(".json"): json.loads(text)
-                for name, text in row.files.items()
-                if name.startswith("forms/")
-            }
-            specs = self.codec.load_specs(row.spec_json)
-            runnable = RunnableVersion(
-                row.id, row.process_id, row.name, specs, row.user_tasks, forms
-            )
-            self.versions.put(version_id, runnable)
-        return runnable
-
-    def _due_evaluator(self) -> Callable[[Task, str | None], datetime | None]:
-        def evaluate(task: Task, expression: str | None) -> datetime | None:
-            if not expression:
-                return None
-            try:
-                # The properties panel writes plain ISO values (P2D); anything else is Python.
-                literal = due_literal(expression)
-                value = literal or self.script_engine.evaluate(task, expression)
-                return due_moment(value, clock.now())
-            except Exception as exc:
-                raise ScriptError(
-                    f"The due date of '{task.task_spec.bpmn_name}' ({expression}) failed: {exc}"
-                ) from exc
-
-        return evaluate
-
-
-# The hot path's writes, built once: Core statements on the tables skip the ORM's per-call
-# statement building, which costs more than SQLite takes to run them.
-_cases, _tasks = Case.__table__, HumanTask.__table__
-_SAVE_CASE = (
-    update(_cases)
-    .where(_cases.c.id == bindparam("case_id"), _cases.c.revision == bindparam("seen"))
-    .values(
-        {
-            c: bindparam(c)
-            for c in ("state", "stage", "next_wake_at", "updated_at", "status", "revision")
-        }
-    )
-)
-_COMPLETE_TASK = (
-    update(_tasks)
-    .where(_tasks.c.id == bindparam("task_id"), _tasks.c.state == TaskState.READY)
-    .values({c: bindparam(c) for c in ("state", "completed_at", "completed_by")})
-)
-
-
-def _mark_completed(session: Session, row: HumanTask, actor: Actor) -> None:
-    now = clock.now()
-    values = {"state": TaskState.COMPLETED, "completed_at": now, "completed_by": actor.username}
-    done = session.connection().execute(_COMPLETE_TASK, {**values, "task_id": row.id})
-    if done.rowcount != 1:
-        raise ConcurrentChange(f"Task '{row.title}' changed while it was being completed.")
-    for key, value in values.items():
-        set_committed_value(row, key, value)
 
 
 def _data_after(workflow: BpmnWorkflow, row: HumanTask) -> dict[str, Any]:
@@ -478,6 +335,21 @@ def _check_data_keys(data: Mapping[str, Any]) -> None:
     if bad:
         message = "Field names must start with a letter and use only letters, digits and _."
         raise FormInvalid(dict.fromkeys(bad, message))
+
+
+@contextmanager
+def _one_transaction(session: Session) -> Iterator[None]:
+    """Commit what the block wrote, or roll all of it back; diagram failures become
+    ScriptError with the element named."""
+    try:
+        yield
+        session.commit()
+    except SpiffWorkflowException as exc:
+        session.rollback()
+        raise ScriptError(_describe_engine_error(exc)) from exc
+    except BaseException:
+        session.rollback()
+        raise
 
 
 def _describe_engine_error(exc: SpiffWorkflowException) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
@@ -38,8 +39,6 @@ class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
     def from_dict(self, dct: dict[str, Any], specs: Specs | None = None) -> BpmnWorkflow:
         if specs is None:
             return super().from_dict(dct)
-        from uuid import UUID
-
         spec, subprocess_specs = specs
         workflow = self.target_class(spec, subprocess_specs, deserializing=True)
         workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)

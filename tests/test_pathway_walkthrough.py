@@ -226,7 +226,7 @@ def do(runtime, session, case, element_id, data, actor):
 def workflow_of(runtime, session, case):
     """The case's workflow as saved (to read its data and events; tests only)."""
     case = get_case(session, case.id)
-    specs = runtime._version(session, case.version_id).specs
+    specs = runtime.store.version(session, case.version_id).specs
     return runtime.codec.load_workflow(case.state, specs)
 
 

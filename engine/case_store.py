@@ -1,0 +1,172 @@
+"""Loading and saving a case: its workflow state, its projections and the caches between calls.
+
+The runtime decides what happens to a case; this module decides how that is kept. A case's
+workflow is stored without its spec (restored once per version into ``VersionCache``), and a
+case whose revision has not moved since this process saved it is taken live from
+``WorkflowCache`` instead of being deserialized.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.task import Task
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from engine import clock, history
+from engine.actors import Actor
+from engine.chronology import EventLog
+from engine.errors import ConcurrentChange, ScriptError
+from engine.expressions import due_literal
+from engine.models import Case, CaseStatus, HumanTask, ProcessVersion, TaskState
+from engine.projection import current_stage, due_moment, ending, next_wake_at, sync_tasks
+from engine.state import RunnableVersion, StateCodec, VersionCache, WorkflowCache
+
+
+class CaseStore:
+    """Keeps cases' workflow state and projections in the database, with caches in front."""
+
+    def __init__(
+        self,
+        codec: StateCodec,
+        script_engine: PythonScriptEngine,
+        cache_size: int = 2000,
+        prune_history: bool = True,
+    ):
+        self.script_engine = script_engine
+        self.codec = codec
+        self.versions = VersionCache(256)
+        self.workflows = WorkflowCache(cache_size)
+        self.prune_history = prune_history
+
+    def version(self, session: Session, version_id: int) -> RunnableVersion:
+        runnable = self.versions.get(version_id)
+        if runnable is None:
+            row = session.get(ProcessVersion, version_id)
+            forms = {
+                name.removeprefix("forms/").removesuffix(".json"): json.loads(text)
+                for name, text in row.files.items()
+                if name.startswith("forms/")
+            }
+            specs = self.codec.load_specs(row.spec_json)
+            runnable = RunnableVersion(
+                row.id, row.process_id, row.name, specs, row.user_tasks, forms
+            )
+            self.versions.put(version_id, runnable)
+        return runnable
+
+    def load(self, case: Case, runnable: RunnableVersion) -> BpmnWorkflow:
+        """The case's workflow, taken from the cache when nobody has saved it since."""
+        workflow = self.workflows.take(case.id, case.revision)
+        if workflow is None:
+            workflow = self.codec.load_workflow(case.state, runnable.specs)
+            # The serializer does not keep the script engine: re-attach it on every load.
+            workflow.script_engine = self.script_engine
+        return workflow
+
+    def keep(self, case: Case, workflow: BpmnWorkflow) -> None:
+        """Remember a workflow whose state is committed at ``case.revision``."""
+        self.workflows.give_back(case.id, case.revision, workflow)
+
+    def save(
+        self,
+        session: Session,
+        case: Case,
+        runnable: RunnableVersion,
+        workflow: BpmnWorkflow,
+        ready_before: set[str],
+        log: EventLog,
+        actor: str,
+        final_status: str | None = None,
+    ) -> None:
+        """Write the case row first (the revision check), then tasks and chronology."""
+        if self.prune_history:
+            history.prune(workflow)
+        status = final_status or (CaseStatus.COMPLETED if workflow.completed else case.status)
+        active = status == CaseStatus.ACTIVE
+        values = {
+            "state": self.codec.dump_workflow(workflow),
+            "stage": current_stage(workflow) if active else None,
+            "next_wake_at": next_wake_at(workflow) if active else None,
+            "updated_at": clock.now(),
+            "status": status,
+            "revision": case.revision + 1,
+        }
+        written = session.connection().execute(
+            _SAVE_CASE, {**values, "case_id": case.id, "seen": case.revision}
+        )
+        if written.rowcount != 1:
+            raise ConcurrentChange(
+                f"Case {case.id} was changed by someone else at the same moment; reload it."
+            )
+        for key, value in values.items():
+            set_committed_value(case, key, value)
+        changes = sync_tasks(
+            session, case.id, workflow, ready_before, runnable.user_tasks, self._due_evaluator()
+        )
+        for row in changes.created:
+            waiting = row["assignee"] or " or ".join(row["candidate_groups"]) or "anyone"
+            log.add(
+                actor,
+                "task_ready",
+                f"'{row['title']}' is waiting for {waiting}.",
+                task_id=row["id"],
+            )
+        for title in changes.cancelled_titles:
+            log.add(actor, "task_cancelled", f"'{title}' was cancelled.")
+        if status == CaseStatus.COMPLETED and final_status is None:
+            end = ending(workflow)
+            summary = f"Case completed: {end}." if end else "Case completed."
+            log.add(actor, "case_completed", summary)
+
+    def _due_evaluator(self) -> Callable[[Task, str | None], datetime | None]:
+        def evaluate(task: Task, expression: str | None) -> datetime | None:
+            if not expression:
+                return None
+            try:
+                # The properties panel writes plain ISO values (P2D); anything else is Python.
+                literal = due_literal(expression)
+                value = literal or self.script_engine.evaluate(task, expression)
+                return due_moment(value, clock.now())
+            except Exception as exc:
+                raise ScriptError(
+                    f"The due date of '{task.task_spec.bpmn_name}' ({expression}) failed: {exc}"
+                ) from exc
+
+        return evaluate
+
+
+# The hot path's writes, built once: Core statements on the tables skip the ORM's per-call
+# statement building, which costs more than SQLite takes to run them.
+_cases, _tasks = Case.__table__, HumanTask.__table__
+_SAVE_CASE = (
+    update(_cases)
+    .where(_cases.c.id == bindparam("case_id"), _cases.c.revision == bindparam("seen"))
+    .values(
+        {
+            c: bindparam(c)
+            for c in ("state", "stage", "next_wake_at", "updated_at", "status", "revision")
+        }
+    )
+)
+_COMPLETE_TASK = (
+    update(_tasks)
+    .where(_tasks.c.id == bindparam("task_id"), _tasks.c.state == TaskState.READY)
+    .values({c: bindparam(c) for c in ("state", "completed_at", "completed_by")})
+)
+
+
+def mark_completed(session: Session, row: HumanTask, actor: Actor) -> None:
+    now = clock.now()
+    values = {"state": TaskState.COMPLETED, "completed_at": now, "completed_by": actor.username}
+    done = session.connection().execute(_COMPLETE_TASK, {**values, "task_id": row.id})
+    if done.rowcount != 1:
+        raise ConcurrentChange(f"Task '{row.title}' changed while it was being completed.")
+    for key, value in values.items():
+        set_committed_value(row, key, value)
