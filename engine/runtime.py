@@ -151,11 +151,16 @@ class Runtime:
         log = EventLog(case.id)
         form = self.store.version(session, case.version_id).forms.get(row.form_key or "", {})
 
+        seen: dict[str, dict[str, Any]] = {}
+
         def step(workflow: BpmnWorkflow) -> None:
             task = _spiff_task(workflow, row)
+            seen["before"] = dict(task.data)
             task.data.update(data)
             task.run()
+            seen["after"] = dict(task.data)
             self._run(workflow)
+            seen["after"] |= _decided_next(task)
 
         def record(workflow: BpmnWorkflow) -> None:
             mark_completed(session, row, actor)
@@ -166,7 +171,8 @@ class Runtime:
                 clock.now(),
                 form,
                 data,
-                _data_after(workflow, row),
+                seen["after"],
+                seen["before"],
             )
             summary = record_submission(submission, row.form_key)
             log.add(
@@ -311,14 +317,13 @@ class Runtime:
                 )
 
 
-def _data_after(workflow: BpmnWorkflow, row: HumanTask) -> dict[str, Any]:
-    """What the case knows once the task ran: the completed task's data, updated by what the
-    engine did next (decisions taken), as the next waiting task sees it."""
-    ready = ready_user_tasks(workflow)
-    if ready:
-        return ready[0].data
-    task = find_task(workflow, row.spiff_task_id)
-    return task.data if task is not None else workflow.data
+def _decided_next(task: Task) -> dict[str, Any]:
+    """What the engine decided right after the task in the same process (an eligibility
+    decision after the referral), as the next waiting task there sees it."""
+    for waiting in ready_user_tasks(task.workflow.top_workflow):
+        if waiting.workflow is task.workflow:
+            return dict(waiting.data)
+    return {}
 
 
 def _spiff_task(workflow: BpmnWorkflow, row: HumanTask) -> Task:

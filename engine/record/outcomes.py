@@ -19,7 +19,8 @@ def _review(s: Submission) -> str:
         Review(
             case_id=s.case_id,
             held_on=parse_date(s.data["held_on"]),
-            due_on=parse_date(s.context.get("next_review_date")),
+            # The date this review was due is the one set before it (the plan or last review).
+            due_on=parse_date(s.previous.get("next_review_date")),
             progress=list(s.data.get("progress", [])),
             family_view=s.data.get("family_view"),
             another_review=bool(s.data["another_review"]),
@@ -77,13 +78,17 @@ def _six_month(s: Submission) -> str:
 
 @writes("safeguarding_review")
 def _safeguarding(s: Submission) -> str:
+    # Each review task carries the concern it was raised for; reviews may finish in any order.
+    raised = s.previous.get("safeguarding_concern") or {}
     query = (
         select(SafeguardingConcern)
         .where(SafeguardingConcern.case_id == s.case_id, SafeguardingConcern.decision.is_(None))
         .order_by(SafeguardingConcern.id)
-        .limit(1)
     )
-    concern = s.session.scalars(query).first()
+    open_concerns = list(s.session.scalars(query))
+    text = raised.get("concern") if isinstance(raised, Mapping) else None
+    matching = [c for c in open_concerns if c.concern == text]
+    concern = (matching or open_concerns or [None])[0]
     decision = s.data["safeguarding_decision"]
     if concern is not None:
         concern.decision = decision

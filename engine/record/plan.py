@@ -49,7 +49,8 @@ def _conference(s: Submission) -> str:
     plan = _plan(s, version=1)
     return (
         f"Conference held on {s.data['held_on']}: the family agreed a plan with "
-        f"{len(plan.actions)} actions; {s.data['plan_monitor']} will monitor it."
+        f"{len(plan.actions)} action{'' if len(plan.actions) == 1 else 's'}; "
+        f"{s.data['plan_monitor']} will monitor it."
     )
 
 

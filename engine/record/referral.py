@@ -50,7 +50,7 @@ def _referral(s: Submission) -> str:
         f"Referral from {d['referrer_name']} ({d.get('referrer_organisation') or 'no agency'}) "
         f"for the {d['family_name']} family: {count_words(people)} "
         f"{'person' if people == 1 else 'people'}, {s.label('urgency', d.get('urgency'))}, "
-        f"{s.label('referral_type', d.get('referral_type'))} referral."
+        f"{s.label('referral_type', d.get('referral_type'))}."
     )
 
 
@@ -137,5 +137,9 @@ def _network(s: Submission) -> str:
         )
     if not s.data.get("has_network"):
         return f"{s.actor} found no family network; the family will be linked to a Family Hub."
+    contacted = sum(1 for m in members if m.get("contact_made"))
     taking_part = sum(1 for m in members if m.get("attendance") != "not_taking_part")
-    return f"Network prepared by {s.actor}: {len(members)} contacted, {taking_part} taking part."
+    return (
+        f"Network prepared by {s.actor}: {len(members)} named, {contacted} contacted, "
+        f"{taking_part} taking part."
+    )

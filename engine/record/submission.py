@@ -8,7 +8,7 @@ and the chronology) and breaks nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -33,6 +33,7 @@ class Submission:
     form: Mapping[str, Any]  # the JSON Schema, for the plain-language labels of codes
     data: Mapping[str, Any]  # what the worker submitted
     context: Mapping[str, Any]  # the case's data after the step (decisions, earlier answers)
+    previous: Mapping[str, Any] = field(default_factory=dict)  # the task's data before it
 
     def label(self, field: str, value: Any) -> str:
         """The form's words for a code (``x-labels``), or the code made readable."""
