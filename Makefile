@@ -19,6 +19,7 @@ run: install
 	mkdir -p instance
 	$(BIN)/kinflow init-db
 	$(BIN)/kinflow deploy
+	$(BIN)/kinflow demo
 	@echo "Kinflow is starting at http://127.0.0.1:5000/ (Ctrl-C stops it)."
 	$(BIN)/kinflow run --host 127.0.0.1 --port 5000
 

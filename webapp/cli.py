@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from engine.db import upgrade
+from engine.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
 from engine.deploy import deploy_bundle, list_versions
 from engine.errors import KinflowError
 from engine.validation import ValidatedBundle, validate_paths
@@ -32,7 +33,7 @@ def _report(validated: ValidatedBundle) -> None:
         click.echo(str(problem))
 
 
-@main.command("validate", with_appcontext=False)
+@click.command("validate")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--forms",
@@ -49,7 +50,7 @@ def validate_command(files: tuple[Path, ...], forms_dir: Path | None) -> None:
     click.echo(f"OK: {', '.join(validated.entry_process_ids)} can be deployed.")
 
 
-@main.command("init-db")
+@click.command("init-db")
 @with_appcontext
 def init_db_command() -> None:
     """Create or upgrade the database schema (SQLite or PostgreSQL)."""
@@ -78,7 +79,7 @@ def deploy_default(app: Flask, paths: list[Path] | None = None, actor: str = "ki
     return 0
 
 
-@main.command("deploy")
+@click.command("deploy")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--by", "actor", default="kinflow-cli", help="Who is deploying (recorded).")
 @with_appcontext
@@ -87,7 +88,7 @@ def deploy_command(paths: tuple[Path, ...], actor: str) -> None:
     sys.exit(deploy_default(current_app, list(paths), actor))
 
 
-@main.command("versions")
+@click.command("versions")
 @with_appcontext
 def versions_command() -> None:
     """List deployed process versions."""
@@ -99,7 +100,42 @@ def versions_command() -> None:
         click.echo(f"{v.process_id}\tv{v.version}\t{v.content_hash[:12]}\t{when}\t{v.deployed_by}")
 
 
+@click.command("demo")
+@with_appcontext
+def demo_command() -> None:
+    """Load fictional demo users and families (once: does nothing when they are there)."""
+    app = current_app
+    if app.config["KINFLOW_ENV"] != "development":
+        click.echo("Demo data is for development only (its password is known).", err=True)
+        sys.exit(1)
+    try:
+        result = seed_demo(
+            db.session(),
+            app.extensions["kinflow_runtime"],
+            Path(app.config["KINFLOW_WORKFLOWS_DIR"]),
+            Path(app.config["KINFLOW_FORMS_DIR"]),
+            eligibility_rule=app.config["KINFLOW_ELIGIBILITY_RULE"],
+        )
+    except KinflowError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    if result.created:
+        click.echo(f"Demo data loaded: {result.cases} fictional families, {result.users} users.")
+    else:
+        click.echo("Demo data is already loaded.")
+    click.echo(f"Demo logins (password '{DEMO_PASSWORD}', for a local demo only):")
+    for user in DEMO_USERS:
+        click.echo(f"  {user.username:<14} {user.role:<18} {user.display_name}, {user.job}")
+
+
+# The commands are plain click commands (wrapped in an app context where they need one), so
+# the same objects serve ``kinflow ...`` and ``flask --app webapp ...``.
+COMMANDS = (validate_command, init_db_command, deploy_command, versions_command, demo_command)
+for _command in COMMANDS:
+    main.add_command(_command)
+
+
 def init_app(app: Flask) -> None:
     """Make the same commands available as ``flask --app webapp ...``."""
-    for command in (init_db_command, validate_command, deploy_command, versions_command):
+    for command in COMMANDS:
         app.cli.add_command(command)

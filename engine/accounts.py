@@ -1,0 +1,182 @@
+"""People who sign in to Kinflow: users, their roles and teams, and their passwords.
+
+Minimal on purpose: the web app's login (sessions, CSRF, lockout) builds on these. A user's
+roles are ids from ``engine.roles.ROLES``; ``actor_for`` turns a user into the ``Actor`` the
+runtime checks tasks against. Passwords are kept only as argon2 hashes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import JSON, Boolean, ForeignKey, String, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from engine import clock
+from engine.actors import Actor
+from engine.db import begin_write
+from engine.errors import KinflowError, NotAllowed
+from engine.models import Base
+from engine.roles import ROLES
+
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+_EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_hasher = PasswordHasher()
+
+
+class Team(Base):
+    """A team of workers (an FGC service, a social-work team)."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+
+
+class User(Base):
+    """Someone who signs in: their roles decide which tasks they may pick up."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str | None] = mapped_column(String(254))
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    team: Mapped[Team | None] = relationship(lazy="selectin")
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"
+
+
+def create_user(
+    session: Session,
+    username: str,
+    display_name: str,
+    roles: Iterable[str],
+    team: Team | str | None = None,
+    password: str | None = None,
+    email: str | None = None,
+) -> User:
+    """Add a user in one transaction; ``team`` is a Team or a team name (created if new).
+
+    The username is stored in lower case. Raises ``KinflowError`` naming the field at fault.
+    """
+    name = _valid_username(username)
+    display = (display_name or "").strip()
+    if not display:
+        raise KinflowError("display_name: give the name people will see.")
+    role_list = _valid_roles(roles)
+    if email is not None and not _EMAIL_PATTERN.match(email):
+        raise KinflowError("email: this is not an email address.")
+    begin_write(session)
+    try:
+        if find_user(session, name) is not None:
+            raise KinflowError(f"username: '{name}' is already taken.")
+        user = User(
+            username=name,
+            display_name=display,
+            email=email,
+            roles=role_list,
+            active=True,
+            created_at=clock.now(),
+        )
+        if team is not None:
+            user.team = team if isinstance(team, Team) else _team_named(session, team)
+        if password is not None:
+            set_password(user, password)
+        session.add(user)
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise KinflowError(f"username: '{name}' is already taken.") from exc
+    except BaseException:
+        session.rollback()
+        raise
+    return user
+
+
+def find_user(session: Session, username: str) -> User | None:
+    """The user with this username (case-insensitive), or None."""
+    return session.scalar(select(User).where(User.username == username.strip().lower()))
+
+
+def get_or_create_team(session: Session, name: str) -> Team:
+    """The team with this name, created (and committed) if it does not exist yet."""
+    begin_write(session)
+    team = _team_named(session, name)
+    session.commit()
+    return team
+
+
+def set_password(user: User, password: str) -> None:
+    """Store an argon2 hash of ``password``; the caller commits."""
+    if not password:
+        raise KinflowError("password: give a password.")
+    user.password_hash = _hasher.hash(password)
+
+
+def check_password(user: User, password: str) -> bool:
+    """Whether ``password`` is the user's; upgrades the stored hash if its settings are old."""
+    if not user.password_hash or not password:
+        return False
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if _hasher.check_needs_rehash(user.password_hash):
+        set_password(user, password)
+    return True
+
+
+def actor_for(user: User) -> Actor:
+    """The actor the runtime sees for this user; a deactivated user may not act."""
+    if not user.active:
+        raise NotAllowed(f"The account '{user.username}' is deactivated.")
+    return Actor(user.username, frozenset(user.roles))
+
+
+def _valid_username(username: str) -> str:
+    name = (username or "").strip().lower()
+    if not USERNAME_PATTERN.match(name):
+        raise KinflowError(
+            "username: use 2 to 64 lower-case letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit."
+        )
+    return name
+
+
+def _valid_roles(roles: Iterable[str]) -> list[str]:
+    if isinstance(roles, str):
+        roles = [roles]
+    given = list(dict.fromkeys(roles))
+    unknown = [r for r in given if r not in ROLES]
+    if unknown:
+        listed = ", ".join(repr(r) for r in unknown)
+        verb = "is not a role" if len(unknown) == 1 else "are not roles"
+        raise KinflowError(f"roles: {listed} {verb}; choose from {', '.join(ROLES)}.")
+    if not given:
+        raise KinflowError("roles: give the user at least one role.")
+    return given
+
+
+def _team_named(session: Session, name: str) -> Team:
+    clean = (name or "").strip()
+    if not clean:
+        raise KinflowError("team: give the team a name.")
+    team = session.scalar(select(Team).where(Team.name == clean))
+    if team is None:
+        team = Team(name=clean)
+        session.add(team)
+        session.flush()
+    return team
