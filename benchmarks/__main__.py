@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import loop_cost, task_cost, throughput
+from benchmarks import loop_cost, pathway_cost, task_cost, throughput
 from benchmarks.setup import POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +55,13 @@ def summary(results: dict) -> str:
         f"| same loop in bare SpiffWorkflow, history kept ({lib}) "
         f"| {loop['library_ratio_100_to_1']}x at 100 vs 1 | (for comparison) |",
     ]
+    pc = results["pathway_cost"]
+    lines.append(
+        f"| FGC pathway: completing the 1st and the 10th review, SQLite, no cache "
+        f"({pc['first_review_ms']} ms and {pc['tenth_review_ms']} ms; saved state "
+        f"{pc['first_review_state_bytes']} and {pc['tenth_review_state_bytes']} bytes) "
+        f"| **{pc['ratio_10_to_1']}x** at 10 vs 1 | at most 1.5x |"
+    )
     for key, value in tp.items():
         kind = key.split("_")[0]
         lines.append(
@@ -73,6 +80,7 @@ def main() -> int:
         "task_cost": task_cost.run(postgres),
         "loop_cost": loop_cost.run(postgres),
         "throughput": throughput.run(postgres),
+        "pathway_cost": pathway_cost.run(postgres),
     }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     text = summary(results)

@@ -70,6 +70,7 @@ from tests.test_pathway_walkthrough import (
     support_request,
     through_conference,
     through_screening,
+    to_senior_approval,
     workflow_of,
 )
 
@@ -739,16 +740,7 @@ def test_a_support_package_above_the_limit_is_approved_by_a_senior_manager(
     session, runtime, pathway, frozen_clock
 ):
     case = start(runtime, session, pathway)
-    through_conference(runtime, session, case)
-    do(runtime, session, case, "review_family_plan", PLAN_ACCEPTED, REFERRER)
-    do(runtime, session, case, "circulate_plan", CIRCULATED, COORDINATOR)
-    do(runtime, session, case, "request_support", support_request(900), COORDINATOR)
-    senior = open_tasks(session, case)["senior_approve_support"]
-    assert (senior.title, senior.role, senior.form_key) == (
-        "Senior manager approval",
-        "fgc_manager",
-        "support_approval",
-    )
+    to_senior_approval(runtime, session, case, amount=900)
     assert "approve_support" not in open_tasks(session, case)
     do(runtime, session, case, "senior_approve_support", APPROVED, MANAGER)
     do(runtime, session, case, "record_support_payment", PAID, COORDINATOR)

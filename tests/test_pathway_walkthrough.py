@@ -383,18 +383,23 @@ def test_withdrawing_consent_while_a_review_timer_waits(session, runtime, pathwa
     assert workflow_of(runtime, session, case).waiting_events() == []
 
 
-def test_support_above_the_limit_needs_a_senior_manager(session, runtime, pathway, frozen_clock):
-    case = start(runtime, session, pathway)
+def to_senior_approval(runtime, session, case, amount):
+    """Through an accepted plan to a support request above the manager's limit."""
     through_conference(runtime, session, case)
     do(runtime, session, case, "review_family_plan", PLAN_ACCEPTED, REFERRER)
     do(runtime, session, case, "circulate_plan", CIRCULATED, COORDINATOR)
-    do(runtime, session, case, "request_support", support_request(900), COORDINATOR)
+    do(runtime, session, case, "request_support", support_request(amount), COORDINATOR)
     senior = open_tasks(session, case)["senior_approve_support"]
     assert (senior.title, senior.role, senior.form_key) == (
         "Senior manager approval",
         "fgc_manager",
         "support_approval",
     )
+
+
+def test_support_above_the_limit_needs_a_senior_manager(session, runtime, pathway, frozen_clock):
+    case = start(runtime, session, pathway)
+    to_senior_approval(runtime, session, case, amount=900)
     do(runtime, session, case, "senior_approve_support", REFUSED, MANAGER)
     assert open_tasks(session, case) == {}  # not approved: nothing to pay, on to the review
 
