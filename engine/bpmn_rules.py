@@ -26,6 +26,7 @@ from engine.documents import (
 from engine.errors import Problem
 from engine.expressions import (
     TIMER_KINDS,
+    assignee_expression,
     due_reason,
     expression_reason,
     script_reason,
@@ -84,6 +85,10 @@ def _user_task_rules(
     for what, value in (("due date", props.due_date), ("follow-up date", props.follow_up_date)):
         reason = due_reason(value) if value else None
         reasons.append(reason and f"{what} {reason}")
+    expression = assignee_expression(props.assignee) if props.assignee else None
+    if expression is not None:
+        reason = expression_reason(expression)
+        reasons.append(reason and f"assignee {reason}")
     return [problem_at(doc, task, reason) for reason in reasons if reason]
 
 

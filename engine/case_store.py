@@ -9,7 +9,6 @@ case whose revision has not moved since this process saved it is taken live from
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import datetime
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -23,7 +22,7 @@ from engine import clock, history
 from engine.actors import Actor
 from engine.chronology import EventLog
 from engine.errors import ConcurrentChange, ScriptError
-from engine.expressions import due_literal
+from engine.expressions import assignee_expression, due_literal
 from engine.models import Case, CaseStatus, HumanTask, ProcessVersion, TaskState
 from engine.projection import current_stage, due_moment, ending, next_wake_at, sync_tasks
 from engine.state import RunnableVersion, StateCodec, VersionCache, WorkflowCache
@@ -44,6 +43,7 @@ class CaseStore:
         self.versions = VersionCache(256)
         self.workflows = WorkflowCache(cache_size)
         self.prune_history = prune_history
+        self.resolver = SandboxResolver(script_engine)
 
     def version(self, session: Session, version_id: int) -> RunnableVersion:
         runnable = self.versions.get(version_id)
@@ -108,7 +108,7 @@ class CaseStore:
         for key, value in values.items():
             set_committed_value(case, key, value)
         changes = sync_tasks(
-            session, case.id, workflow, ready_before, runnable.user_tasks, self._due_evaluator()
+            session, case.id, workflow, ready_before, runnable.user_tasks, self.resolver
         )
         for row in changes.created:
             waiting = row["assignee"] or " or ".join(row["candidate_groups"]) or "anyone"
@@ -125,21 +125,38 @@ class CaseStore:
             summary = f"Case completed: {end}." if end else "Case completed."
             log.add(actor, "case_completed", summary)
 
-    def _due_evaluator(self) -> Callable[[Task, str | None], datetime | None]:
-        def evaluate(task: Task, expression: str | None) -> datetime | None:
-            if not expression:
-                return None
-            try:
-                # The properties panel writes plain ISO values (P2D); anything else is Python.
-                literal = due_literal(expression)
-                value = literal or self.script_engine.evaluate(task, expression)
-                return due_moment(value, clock.now())
-            except Exception as exc:
-                raise ScriptError(
-                    f"The due date of '{task.task_spec.bpmn_name}' ({expression}) failed: {exc}"
-                ) from exc
 
-        return evaluate
+class SandboxResolver:
+    """Evaluates due dates and assignees from the diagram in the sandbox, as a task appears."""
+
+    def __init__(self, script_engine: PythonScriptEngine):
+        self.script_engine = script_engine
+
+    def due(self, task: Task, expression: str | None) -> datetime | None:
+        if not expression:
+            return None
+        try:
+            # The properties panel writes plain ISO values (P2D); anything else is Python.
+            value = due_literal(expression) or self.script_engine.evaluate(task, expression)
+            return due_moment(value, clock.now())
+        except Exception as exc:
+            raise ScriptError(
+                f"The due date of '{task.task_spec.bpmn_name}' ({expression}) failed: {exc}"
+            ) from exc
+
+    def assignee(self, task: Task, value: str | None) -> str | None:
+        """A username, or ``${expression}`` as in Camunda (``${coordinator}``: the person the
+        allocation form named). An expression that is empty leaves the task to its roles."""
+        if not value:
+            return None
+        expression = assignee_expression(value)
+        if expression is None:
+            return value
+        try:
+            found = self.script_engine.evaluate(task, expression)
+        except Exception:
+            return None  # not known yet (e.g. before allocation): the roles pick it up
+        return str(found) if found else None
 
 
 # The hot path's writes, built once: Core statements on the tables skip the ORM's per-call

@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 from engine import clock
 from engine.accounts import User, create_user, get_or_create_team, set_password
 from engine.actors import Actor
-from engine.assignment import claim
 from engine.deploy import deploy_paths, latest_version
 from engine.errors import VersionNotFound
 from engine.models import Case, ProcessVersion
@@ -375,7 +374,6 @@ class _Engine:
     runtime: Runtime
     clock: clock.FrozenClock
     case: Case | None = None
-    allocated: bool = False
 
 
 @dataclass
@@ -450,7 +448,6 @@ class _Story:
         if self.engine:
             e = self._now()
             e.runtime.wake_case(e.session, e.case.id)
-            self._take_tasks()
 
     @property
     def today(self) -> str:
@@ -469,26 +466,15 @@ class _Story:
                 t for t in list_tasks(e.session, case_id=e.case.id) if t.element_id == element
             ]
             e.runtime.complete_task(e.session, task.id, data, who.actor)
-            e.allocated = e.allocated or element == "allocate_coordinator"
-            self._take_tasks()
 
     def message(self, name: str, payload: dict[str, Any], who: DemoUser) -> None:
         if self.engine:
             e = self._now()
             e.runtime.send_message(e.session, e.case.id, name, payload, who.actor)
-            self._take_tasks()
 
     def _now(self) -> _Engine:
         self.engine.clock.set(self.t)
         return self.engine
-
-    def _take_tasks(self) -> None:
-        """Once allocated, the family's coordinator takes each coordinator task as it appears."""
-        e = self.engine
-        if e.allocated:
-            mine = list_tasks(e.session, case_id=e.case.id, roles=["coordinator"], unassigned=True)
-            for task in mine:
-                claim(e.session, task.id, self.coordinator.actor)
 
     def stop(self, milestone: str) -> bool:
         """Whether the story ends here, after any concern or withdrawal planned for this point."""

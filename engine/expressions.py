@@ -163,3 +163,12 @@ def script_reason(task: etree._Element) -> str | None:
         return "has no script: write the Python script in the diagram"
     reason = sandboxed(check_script, script.text)
     return None if reason is None else f"script is refused: {reason}"
+
+
+_ASSIGNEE_EXPRESSION = re.compile(r"^\$\{(.+)\}$", re.S)
+
+
+def assignee_expression(value: str) -> str | None:
+    """The expression inside a Camunda ``${...}`` assignee, or None for a literal username."""
+    match = _ASSIGNEE_EXPRESSION.match(value.strip())
+    return match.group(1).strip() if match else None

@@ -6,10 +6,9 @@ deserialize a workflow and never sees a task the workflow no longer has.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -49,6 +48,14 @@ def ready_ids(workflow: BpmnWorkflow) -> set[str]:
     return {str(t.id) for t in ready_user_tasks(workflow)}
 
 
+class TaskResolver(Protocol):
+    """Turns a user task's deploy-time settings, which may be expressions, into values."""
+
+    def due(self, task: Task, expression: str | None) -> datetime | None: ...
+
+    def assignee(self, task: Task, value: str | None) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class TaskChanges:
     created: list[dict[str, Any]]
@@ -66,7 +73,7 @@ def sync_tasks(
     workflow: BpmnWorkflow,
     ready_before: set[str],
     settings: dict[str, dict[str, Any]],
-    evaluate_due: Callable[[Task, str | None], datetime | None],
+    resolve: TaskResolver,
 ) -> TaskChanges:
     """Insert a row for each new READY user task; cancel rows whose task went away.
 
@@ -77,7 +84,7 @@ def sync_tasks(
     ready = {str(t.id): t for t in ready_user_tasks(workflow)}
     now = clock.now()
     created = [
-        _new_row(case_id, task, _settings_for(settings, task), now, evaluate_due)
+        _new_row(case_id, task, _settings_for(settings, task), now, resolve)
         for spiff_id, task in ready.items()
         if spiff_id not in ready_before
     ]
@@ -123,7 +130,7 @@ def _new_row(
     task: Task,
     props: dict[str, Any],
     now: datetime,
-    evaluate_due: Callable[[Task, str | None], datetime | None],
+    resolve: TaskResolver,
 ) -> dict[str, Any]:
     role = props.get("role")
     groups = {g for g in props.get("candidate_groups", ()) if g}
@@ -140,12 +147,12 @@ def _new_row(
         "lane": props.get("lane") or task.task_spec.lane,
         "role": role or (sorted(groups)[0] if groups else None),
         "candidate_groups": sorted(groups),
-        "assignee": props.get("assignee") or None,
+        "assignee": resolve.assignee(task, props.get("assignee")),
         "state": TaskState.READY,
         "form_key": props.get("form_key"),
         "priority": int(priority) if priority and str(priority).isdigit() else None,
-        "due_at": evaluate_due(task, props.get("due_date")),
-        "follow_up_at": evaluate_due(task, props.get("follow_up_date")),
+        "due_at": resolve.due(task, props.get("due_date")),
+        "follow_up_at": resolve.due(task, props.get("follow_up_date")),
         "created_at": now,
     }
 

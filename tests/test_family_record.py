@@ -16,8 +16,10 @@ import pytest
 from SpiffWorkflow.util.task import TaskState as SpiffState
 from sqlalchemy import select
 
+from engine.actors import Actor
 from engine.calendar import WorkingCalendar
 from engine.chronology import case_events
+from engine.errors import NotAllowed
 from engine.models import CaseStatus, TaskState
 from engine.queries import due_case_ids, get_case, get_task, list_tasks
 from engine.record.models import (
@@ -882,3 +884,22 @@ def test_the_chronology_says_how_the_pathway_ended(
         runtime.send_message(session, case.id, "consent_withdrawn", WITHDRAWN, REFERRER)
     assert get_case(session, case.id).status == CaseStatus.COMPLETED
     assert said(session, case, "case_completed") == [ending]
+
+
+def test_the_allocated_coordinator_gets_the_coordinator_tasks(
+    session, runtime, pathway, frozen_clock
+):
+    case = start(runtime, session, pathway)
+    through_screening(runtime, session, case)
+    # Before the network stage only the role decides; from then on the named coordinator does.
+    baseline = open_tasks(session, case)["hold_baseline_meeting"]
+    do(runtime, session, case, "hold_baseline_meeting", BASELINE, COORDINATOR)
+    do(runtime, session, case, "whole_family_assessment", ASSESSMENT, LEAD)
+    network = open_tasks(session, case)["prepare_network"]
+    assert network.assignee == ALLOCATION["coordinator"]
+    assert list_tasks(session, assignee=ALLOCATION["coordinator"]) == [network]
+    assert list_tasks(session, roles=["coordinator"], unassigned=True) == []
+    other = Actor.of("cal.coordinator", "coordinator")
+    with pytest.raises(NotAllowed, match="assigned to casey.coordinator"):
+        runtime.complete_task(session, network.id, NETWORK, other)
+    assert baseline.assignee is None

@@ -486,3 +486,19 @@ def test_element_mutations_of_a_valid_diagram_never_raise(data):
     bundle = valid_bundle()
     bundle.bpmn[REFERRAL] = etree.tostring(root)
     _assert_reported(validate_bundle(bundle))
+
+
+def test_an_assignee_expression_must_compile(tmp_path):
+    from engine.validation import validate_paths
+
+    source = (Path(__file__).parent / "fixtures" / "two_lanes" / "two_lanes.bpmn").read_text()
+    broken = source.replace(
+        'camunda:candidateGroups="fgc_manager" camunda:dueDate="P2D"',
+        'camunda:candidateGroups="fgc_manager" camunda:dueDate="P2D" '
+        "camunda:assignee=\"${__import__('os')}\"",
+    )
+    (tmp_path / "two_lanes.bpmn").write_text(broken)
+    forms = Path(__file__).parent / "fixtures" / "two_lanes" / "forms"
+    validated = validate_paths([tmp_path / "two_lanes.bpmn"], forms_dir=forms)
+    assert [p.element for p in validated.problems] == ["userTask 'review'"]
+    assert "assignee" in validated.problems[0].message
