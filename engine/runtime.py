@@ -10,6 +10,7 @@ Reading tasks and cases lives in ``engine.queries``; assignment in ``engine.assi
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -156,7 +157,9 @@ class Runtime:
         def step(workflow: BpmnWorkflow) -> None:
             task = _spiff_task(workflow, row)
             seen["before"] = dict(task.data)
-            task.data.update(data)
+            # A copy: the engine merges branch data into task data in place (joins deep-merge
+            # lists item by item), and what the worker submitted must reach the record intact.
+            task.data.update(copy.deepcopy(dict(data)))
             task.run()
             seen["after"] = dict(task.data)
             self._run(workflow)
