@@ -891,8 +891,8 @@ def test_the_allocated_coordinator_gets_the_coordinator_tasks(
 ):
     case = start(runtime, session, pathway)
     through_screening(runtime, session, case)
-    # Before the network stage only the role decides; from then on the named coordinator does.
     baseline = open_tasks(session, case)["hold_baseline_meeting"]
+    assert baseline.assignee == ALLOCATION["coordinator"]
     do(runtime, session, case, "hold_baseline_meeting", BASELINE, COORDINATOR)
     do(runtime, session, case, "whole_family_assessment", ASSESSMENT, LEAD)
     network = open_tasks(session, case)["prepare_network"]
@@ -902,4 +902,3 @@ def test_the_allocated_coordinator_gets_the_coordinator_tasks(
     other = Actor.of("cal.coordinator", "coordinator")
     with pytest.raises(NotAllowed, match="assigned to casey.coordinator"):
         runtime.complete_task(session, network.id, NETWORK, other)
-    assert baseline.assignee is None
