@@ -20,6 +20,3 @@ class Actor:
 
     def has_any_role(self, roles: list[str] | tuple[str, ...] | set[str]) -> bool:
         return not self.roles.isdisjoint(roles)
-
-
-SYSTEM_ACTOR = Actor(SYSTEM)

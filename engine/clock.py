@@ -52,10 +52,6 @@ def now() -> datetime:
     return _current.get().now()
 
 
-def current() -> Clock:
-    return _current.get()
-
-
 @contextlib.contextmanager
 def using(clock: Clock) -> Iterator[Clock]:
     """Run a block with ``clock`` as the active clock (for this thread or task only)."""
@@ -64,11 +60,6 @@ def using(clock: Clock) -> Iterator[Clock]:
         yield clock
     finally:
         _current.reset(token)
-
-
-def set_default(clock: Clock) -> None:
-    """Make ``clock`` the active clock for the current context until changed again."""
-    _current.set(clock)
 
 
 class _ClockDatetime(datetime):
