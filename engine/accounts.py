@@ -7,13 +7,14 @@ runtime checks tasks against. Passwords are kept only as argon2 hashes.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import JSON, Boolean, ForeignKey, String, select
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
@@ -52,11 +53,30 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    # Repeated wrong passwords lock the account for a while (see ``authenticate``).
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column()
 
     team: Mapped[Team | None] = relationship(lazy="selectin")
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"
+
+    # The session protocol web front ends expect (Flask-Login's), kept free of any web import.
+    @property
+    def is_active(self) -> bool:
+        return bool(self.active)
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
 
 
 def create_user(
@@ -137,6 +157,49 @@ def check_password(user: User, password: str) -> bool:
     if _hasher.check_needs_rehash(user.password_hash):
         set_password(user, password)
     return True
+
+
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+# Verified against when the username is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("not-a-password")
+
+
+class LoginRefused(KinflowError):
+    """Wrong name or password, or a locked or deactivated account; one message for all."""
+
+
+def authenticate(session: Session, username: str, password: str) -> User:
+    """The user, if the password is theirs; otherwise ``LoginRefused``. Commits the count.
+
+    After ``MAX_FAILED_LOGINS`` wrong passwords in a row the account is locked for ``LOCKOUT``,
+    and even the right password is refused until then, so guessing gains nothing.
+    """
+    refused = LoginRefused("That username and password do not match an active account.")
+    begin_write(session)
+    user = find_user(session, username or "")
+    if user is None:
+        _hasher.verify(_DUMMY_HASH, "not-a-password")
+        session.rollback()
+        raise refused
+    now = clock.now()
+    if user.locked_until is not None and user.locked_until > now:
+        session.rollback()
+        minutes = max(1, math.ceil((user.locked_until - now).total_seconds() / 60))
+        raise LoginRefused(
+            f"Too many wrong passwords: this account is locked for {minutes} more minutes."
+        )
+    if not check_password(user, password) or not user.active:
+        user.failed_logins = (user.failed_logins or 0) + 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.locked_until = now + LOCKOUT
+            user.failed_logins = 0
+        session.commit()
+        raise refused
+    user.failed_logins = 0
+    user.locked_until = None
+    session.commit()
+    return user
 
 
 def actor_for(user: User) -> Actor:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine import clock
@@ -118,6 +118,8 @@ def _add_users(session: Session) -> None:
         email = f"{u.username}@example.org"
         user = create_user(session, u.username, u.display_name, [u.role], team, email=email)
         user.password_hash = shared.password_hash
+    # Every demo family is the demo team's, so its manager oversees them all.
+    session.execute(update(Case).where(Case.team_id.is_(None)).values(team_id=team.id))
     session.commit()
 
 

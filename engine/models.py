@@ -119,6 +119,8 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now)
     created_by: Mapped[str] = mapped_column(String(255))
+    # The team whose managers oversee the case (who sees what: engine/access.py).
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     next_wake_at: Mapped[datetime | None] = mapped_column()
     error: Mapped[str | None] = mapped_column(Text)
 

@@ -95,8 +95,12 @@ class Runtime:
         data: Mapping[str, Any],
         actor: Actor,
         title: str = "",
+        team_id: int | None = None,
     ) -> Case:
-        """Start a case of ``version`` with initial ``data`` and run it to its first wait."""
+        """Start a case of ``version`` with initial ``data`` and run it to its first wait.
+
+        ``team_id`` is the team whose managers oversee the case.
+        """
         begin_write(session)
         _check_data_keys(data)
         runnable = self.store.version(session, version.id)
@@ -111,6 +115,7 @@ class Runtime:
             created_at=now,
             updated_at=now,
             created_by=actor.username,
+            team_id=team_id,
         )
         with _one_transaction(session):
             session.add(case)

@@ -93,3 +93,41 @@ def two_lanes(session: Session, runtime: Runtime):
     folder = FIXTURES / "two_lanes"
     deployed = deploy_paths(session, [folder], OWNER.username, runtime.codec, folder / "forms")
     return deployed[0].version
+
+
+@pytest.fixture
+def app(db_url: str):
+    """The web app on an empty, migrated database of each kind, with the pathway deployed."""
+    from webapp import create_app
+    from webapp.cli import deploy_default
+    from webapp.extensions import db
+
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": db_url,
+            "SECRET_KEY": "test",
+            "KINFLOW_DEPLOY_ON_START": False,
+            "TESTING": True,
+        }
+    )
+    with app.app_context():
+        upgrade(db.engine)
+        deploy_default(app)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def workers(app):
+    """The fictional workers of tests/web.py, by username."""
+    from tests.web import add_workers
+    from webapp.extensions import db
+
+    with app.app_context():
+        return {name: user.id for name, user in add_workers(db.session()).items()}
+
+
+@pytest.fixture
+def client(app, workers):
+    return app.test_client()

@@ -4,35 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from engine.db import upgrade
 from tests.conftest import REPO
 from webapp import create_app
-from webapp.extensions import db
 
 
-@pytest.fixture
-def app(db_url):
-    app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": db_url, "SECRET_KEY": "test", "KINFLOW_DEPLOY_ON_START": False}
-    )
-    with app.app_context():
-        upgrade(db.engine)
-    return app
+def test_the_home_page_is_the_task_inbox(client):
+    from tests.web import login
 
-
-def test_home_page_lists_the_deployed_workflows(app):
-    with app.app_context():
-        from webapp.cli import deploy_default
-
-        assert deploy_default(app) == 0
-    page = app.test_client().get("/")
-    assert page.status_code == 200
-    assert b"fgc_pathway" in page.data
-
-
-def test_home_page_says_when_nothing_is_deployed(app):
-    page = app.test_client().get("/")
-    assert b"Nothing is deployed yet" in page.data
+    login(client, "casey.coordinator")
+    page = client.get("/")
+    assert page.status_code == 302
+    assert page.headers["Location"] == "/tasks"
 
 
 def test_database_url_comes_from_the_environment(monkeypatch, tmp_path):

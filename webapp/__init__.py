@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from engine import clock
 from engine.calendar import WorkingCalendar
 from engine.db import normalize_url, tune
 from engine.runtime import Runtime
-from webapp.extensions import db
+from webapp.extensions import csrf, db
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,6 +32,23 @@ def _settings_from_environment(instance_path: str) -> dict[str, Any]:
         "KINFLOW_ENV": env.get("KINFLOW_ENV", "development"),
         "KINFLOW_ELIGIBILITY_RULE": env.get("KINFLOW_ELIGIBILITY_RULE", "stronger_families"),
         "KINFLOW_HOLIDAY_REGION": env.get("KINFLOW_HOLIDAY_REGION", "GB-ENG"),
+        "KINFLOW_SESSION_MINUTES": int(env.get("KINFLOW_SESSION_MINUTES", "120")),
+    }
+
+
+def _session_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """Cookies: HttpOnly always, SameSite always, Secure except in development (plain http)."""
+    secure = config["KINFLOW_ENV"] != "development"
+    return {
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": secure,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": secure,
+        # Idle timeout: the session is renewed on each request and ends after this long unused.
+        "PERMANENT_SESSION_LIFETIME": timedelta(minutes=config["KINFLOW_SESSION_MINUTES"]),
+        "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead, so a long form still posts
     }
 
 
@@ -54,8 +72,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             raise RuntimeError("Set KINFLOW_SECRET_KEY outside development.")
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
     app.config["SQLALCHEMY_DATABASE_URI"] = normalize_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    for key, value in _session_settings(app.config).items():
+        if test_config is None or key not in test_config:
+            app.config[key] = value
 
     db.init_app(app)
+    csrf.init_app(app)
     with app.app_context():
         tune(db.engine)
     clock.install()
@@ -63,9 +85,30 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     calendar = WorkingCalendar(country, region or None)
     app.extensions["kinflow_runtime"] = Runtime(calendar)
 
-    from webapp import cli, home
+    from webapp import (
+        account,
+        admin,
+        api,
+        assets,
+        audit_log,
+        auth,
+        board,
+        cases,
+        cli,
+        errors,
+        home,
+        inbox,
+        navigation,
+        tasks,
+    )
 
-    app.register_blueprint(home.bp)
+    auth.init_app(app)
+    errors.init_app(app)
+    navigation.init_app(app)
+    for area in (auth, home, inbox, tasks, cases, board, admin, audit_log, account, assets):
+        app.register_blueprint(area.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # the API takes only bearer tokens, never the session cookie
     cli.init_app(app)
 
     if app.config["KINFLOW_DEPLOY_ON_START"]:

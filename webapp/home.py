@@ -1,13 +1,11 @@
-"""The landing page: until the task inbox arrives, it shows what is deployed."""
+"""The landing page: a worker's day starts at their task inbox."""
 
-from flask import Blueprint, render_template
-
-from engine.deploy import list_versions
-from webapp.extensions import db
+from flask import Blueprint, redirect, url_for
+from werkzeug.wrappers import Response
 
 bp = Blueprint("home", __name__)
 
 
 @bp.get("/")
-def index() -> str:
-    return render_template("home/index.html", versions=list_versions(db.session()))
+def index() -> Response:
+    return redirect(url_for("inbox.index"))

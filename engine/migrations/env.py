@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from engine import accounts  # noqa: F401  (registers the account tables)
+from engine import accounts, audit, drafts, saved_filters, tokens  # noqa: F401  (their tables)
 from engine.models import Base
 from engine.record import models as record_models  # noqa: F401  (registers the record tables)
 

@@ -1,0 +1,90 @@
+"""Signing in and out, and the rule that every page needs a signed-in, active user.
+
+The API (``/api/v1``) never reads the session cookie: it has its own token check, so it is
+exempt from CSRF without becoming reachable from another site's forms.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from engine import audit
+from engine.accounts import LoginRefused, User, authenticate
+from webapp.extensions import db, login_manager
+
+bp = Blueprint("auth", __name__)
+
+# Endpoints anyone may reach; everything else needs a signed-in user.
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to continue."
+    login_manager.session_protection = "basic"
+    app.before_request(_require_login)
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    # A deactivated account is signed out at its next request.
+    return user if user is not None and user.active else None
+
+
+def _require_login() -> Response | None:
+    if request.endpoint in PUBLIC_ENDPOINTS or request.blueprint == "api":
+        return None
+    if request.endpoint is None:  # 404s stay 404s, but only signed-in users learn that
+        return None if current_user.is_authenticated else login_manager.unauthorized()
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: an open redirect would hand a phishing page our login."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/"):
+            return target
+    return url_for("home.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | Response:
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    error = None
+    username = ""
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        try:
+            user = authenticate(db.session(), username, request.form.get("password", ""))
+        except LoginRefused as exc:
+            error = str(exc)
+        else:
+            session.clear()
+            session.permanent = True
+            login_user(user)
+            audit.record(db.session(), user.username, "login")
+            db.session.commit()
+            return redirect(_safe_next(request.args.get("next")))
+    status = 401 if error else 200
+    return render_template("auth/login.html", error=error, username=username), status
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    if current_user.is_authenticated:
+        audit.record(db.session(), current_user.username, "logout")
+        db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You are signed out. Drafts you were working on are kept.")
+    return redirect(url_for("auth.login"))

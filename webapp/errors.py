@@ -1,0 +1,90 @@
+"""Engine errors become pages (or JSON for the API) in one place, never a traceback."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from engine.errors import (
+    ConcurrentChange,
+    FormInvalid,
+    KinflowError,
+    NotAllowed,
+    NotFound,
+    TaskNotReady,
+)
+from webapp.extensions import db
+
+_STATUS: list[tuple[type[KinflowError], int]] = [
+    (NotFound, 404),
+    (NotAllowed, 403),
+    (TaskNotReady, 409),
+    (ConcurrentChange, 409),
+    (FormInvalid, 422),
+    (KinflowError, 400),
+]
+
+_TITLES = {
+    400: "That could not be done",
+    401: "Sign in to continue",
+    403: "You cannot do this",
+    404: "Not found",
+    405: "Not allowed here",
+    409: "Someone else got there first",
+    422: "Some answers need changing",
+    500: "Something went wrong on our side",
+}
+
+
+def status_for(error: KinflowError) -> int:
+    return next(code for kind, code in _STATUS if isinstance(error, kind))
+
+
+def wants_json() -> bool:
+    return request.blueprint == "api" or request.path.startswith("/api/")
+
+
+def error_response(status: int, message: str, **extra: object) -> tuple[Response | str, int]:
+    if wants_json():
+        return jsonify({"error": _TITLES.get(status, "Error"), "message": message, **extra}), status
+    page = render_template(
+        "errors/error.html", status=status, title=_TITLES.get(status, "Error"), message=message
+    )
+    return page, status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(KinflowError)
+    def _engine_error(error: KinflowError):  # type: ignore[no-untyped-def]
+        db.session.rollback()
+        extra = {"errors": error.errors} if isinstance(error, FormInvalid) else {}
+        return error_response(status_for(error), str(error), **extra)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError):  # type: ignore[no-untyped-def]
+        return error_response(
+            400,
+            "This form had expired or did not come from Kinflow. "
+            "Go back, reload the page and send it again.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException):  # type: ignore[no-untyped-def]
+        if error.code is None or error.code < 400:
+            return error
+        messages = {
+            403: "Your role does not allow this page or action.",
+            404: "There is no such page, or you do not have access to it.",
+        }
+        message = messages.get(error.code, error.description or "")
+        return error_response(error.code, message)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):  # type: ignore[no-untyped-def]
+        db.session.rollback()
+        app.logger.exception("Unexpected error on %s", request.path)
+        return error_response(
+            500, "The error has been logged. Drafts you saved are kept: go back and try again."
+        )

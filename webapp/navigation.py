@@ -1,0 +1,49 @@
+"""The main menu: each user sees the areas their roles use, and nothing they cannot open."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, request, url_for
+from flask_login import current_user
+from werkzeug.routing import BuildError
+
+from engine.roles import ADMIN, COORDINATOR, FGC_MANAGER
+
+# (endpoint, label, roles that see it; None means everyone signed in)
+_AREAS: tuple[tuple[str, str, frozenset[str] | None], ...] = (
+    ("inbox.index", "Tasks", None),
+    ("cases.index", "Cases", None),
+    ("board.index", "Conference board", frozenset({COORDINATOR, FGC_MANAGER})),
+    ("audit_log.index", "Audit log", frozenset({FGC_MANAGER, ADMIN})),
+    ("admin.users", "Users", frozenset({ADMIN})),
+    ("account.tokens", "API tokens", None),
+)
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url: str
+    current: bool
+
+
+def main_nav() -> list[NavItem]:
+    if not current_user.is_authenticated:
+        return []
+    roles = set(current_user.roles)
+    items = []
+    for endpoint, label, needs in _AREAS:
+        if needs is not None and not roles & needs:
+            continue
+        try:
+            url = url_for(endpoint)
+        except BuildError:  # an area this app does not have yet
+            continue
+        blueprint = endpoint.split(".", 1)[0]
+        items.append(NavItem(label, url, request.blueprint == blueprint))
+    return items
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals["main_nav"] = main_nav
