@@ -18,8 +18,8 @@ from webapp.extensions import db, login_manager
 
 bp = Blueprint("auth", __name__)
 
-# Endpoints anyone may reach; everything else needs a signed-in user.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
+# Endpoints anyone may reach (the sign-in page and public files); the rest need a signed-in user.
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "assets.vendor"})
 
 
 def init_app(app: Flask) -> None:
