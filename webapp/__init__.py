@@ -96,6 +96,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         cases,
         cli,
         errors,
+        formatting,
         home,
         inbox,
         navigation,
@@ -105,8 +106,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     errors.init_app(app)
     navigation.init_app(app)
-    for area in (auth, home, inbox, tasks, cases, board, admin, audit_log, account, assets):
+    formatting.init_app(app)
+    for area in (auth, home, inbox, tasks, cases, board, admin, audit_log, account):
         app.register_blueprint(area.bp)
+    app.register_blueprint(assets.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # the API takes only bearer tokens, never the session cookie
     cli.init_app(app)
