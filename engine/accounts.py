@@ -1,8 +1,9 @@
 """People who sign in to Kinflow: users, their roles and teams, and their passwords.
 
-Minimal on purpose: the web app's login (sessions, CSRF, lockout) builds on these. A user's
-roles are ids from ``engine.roles.ROLES``; ``actor_for`` turns a user into the ``Actor`` the
-runtime checks tasks against. Passwords are kept only as argon2 hashes.
+The web app's login (sessions, CSRF, lockout) builds on these. A user's roles are ids from
+``engine.roles.ROLES``; ``actor_for`` turns a user into the ``Actor`` the runtime checks tasks
+against. Passwords are kept only as argon2 hashes. An admin's changes to accounts and teams
+are in ``engine.administration``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from engine import clock
+from engine import audit, clock
 from engine.actors import Actor
 from engine.db import begin_write
 from engine.errors import KinflowError, NotAllowed
@@ -92,13 +93,24 @@ def create_user(
 
     The username is stored in lower case. Raises ``KinflowError`` naming the field at fault.
     """
-    name = _valid_username(username)
-    display = (display_name or "").strip()
-    if not display:
-        raise KinflowError("display_name: give the name people will see.")
-    role_list = _valid_roles(roles)
-    if email is not None and not _EMAIL_PATTERN.match(email):
-        raise KinflowError("email: this is not an email address.")
+    return add_user(session, username, display_name, roles, team, password, email, None)
+
+
+def add_user(
+    session: Session,
+    username: str,
+    display_name: str,
+    roles: Iterable[str],
+    team: Team | str | None,
+    password: str | None,
+    email: str | None,
+    audited_as: tuple[str, str] | None,
+) -> User:
+    """``create_user``, optionally writing the audit entry (actor, via) in the same commit."""
+    name = valid_username(username)
+    display = valid_display_name(display_name)
+    role_list = valid_roles(roles)
+    email = valid_email(email)
     begin_write(session)
     try:
         if find_user(session, name) is not None:
@@ -112,10 +124,13 @@ def create_user(
             created_at=clock.now(),
         )
         if team is not None:
-            user.team = team if isinstance(team, Team) else _team_named(session, team)
+            user.team = team if isinstance(team, Team) else team_named(session, team)
         if password is not None:
             set_password(user, password)
         session.add(user)
+        if audited_as is not None:
+            actor, via = audited_as
+            audit.record(session, actor, "admin_create_user", target=f"user {name}", via=via)
         session.commit()
     except IntegrityError as exc:
         session.rollback()
@@ -134,7 +149,7 @@ def find_user(session: Session, username: str) -> User | None:
 def get_or_create_team(session: Session, name: str) -> Team:
     """The team with this name, created (and committed) if it does not exist yet."""
     begin_write(session)
-    team = _team_named(session, name)
+    team = team_named(session, name)
     session.commit()
     return team
 
@@ -209,7 +224,7 @@ def actor_for(user: User) -> Actor:
     return Actor(user.username, frozenset(user.roles))
 
 
-def _valid_username(username: str) -> str:
+def valid_username(username: str) -> str:
     name = (username or "").strip().lower()
     if not USERNAME_PATTERN.match(name):
         raise KinflowError(
@@ -219,7 +234,24 @@ def _valid_username(username: str) -> str:
     return name
 
 
-def _valid_roles(roles: Iterable[str]) -> list[str]:
+def valid_display_name(display_name: str) -> str:
+    display = (display_name or "").strip()
+    if not display:
+        raise KinflowError("display_name: give the name people will see.")
+    if len(display) > 120:
+        raise KinflowError("display_name: use at most 120 characters.")
+    return display
+
+
+def valid_email(email: str | None) -> str | None:
+    if email is None:
+        return None
+    if len(email) > 254 or not _EMAIL_PATTERN.match(email):
+        raise KinflowError("email: this is not an email address.")
+    return email
+
+
+def valid_roles(roles: Iterable[str]) -> list[str]:
     if isinstance(roles, str):
         roles = [roles]
     given = list(dict.fromkeys(roles))
@@ -233,10 +265,17 @@ def _valid_roles(roles: Iterable[str]) -> list[str]:
     return given
 
 
-def _team_named(session: Session, name: str) -> Team:
+def valid_team_name(name: str) -> str:
     clean = (name or "").strip()
     if not clean:
         raise KinflowError("team: give the team a name.")
+    if len(clean) > 120:
+        raise KinflowError("team: use at most 120 characters for the team's name.")
+    return clean
+
+
+def team_named(session: Session, name: str) -> Team:
+    clean = valid_team_name(name)
     team = session.scalar(select(Team).where(Team.name == clean))
     if team is None:
         team = Team(name=clean)

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, String, event, select
+from sqlalchemy import ColumnElement, ForeignKey, Index, String, event, false, or_, select, true
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine import clock
-from engine.models import Base
+from engine.models import Base, Case
+from engine.roles import ADMIN, FGC_MANAGER
+
+if TYPE_CHECKING:
+    from engine.accounts import User
 
 
 class AuditEntry(Base):
@@ -72,11 +77,44 @@ class AuditFilter:
     until: datetime | None = None
 
 
+def readable_by(reader: User) -> ColumnElement[bool]:
+    """The entries ``reader`` may read: admins all; FGC managers their team's; others none.
+
+    A manager reads what happened to their team's cases (whoever did it, including workers of
+    other teams who were given a task) and what their own team's workers did anywhere (so
+    they can supervise them). Entries by other teams' workers about other teams' cases stay
+    hidden: they would reveal which families another team is working with.
+    """
+    # Imported here: accounts records its changes in this log, so it imports this module.
+    from engine.accounts import User
+
+    if not reader.active:
+        return false()
+    if ADMIN in reader.roles:
+        return true()
+    if FGC_MANAGER not in reader.roles:
+        return false()
+    team = reader.team_id
+    team_cases = select(Case.id).where(
+        Case.team_id.is_(None) if team is None else Case.team_id == team
+    )
+    team_users = select(User.username).where(
+        User.team_id.is_(None) if team is None else User.team_id == team
+    )
+    return or_(AuditEntry.case_id.in_(team_cases), AuditEntry.username.in_(team_users))
+
+
 def entries(
-    session: Session, where: AuditFilter, limit: int = 100, offset: int = 0
+    session: Session,
+    where: AuditFilter,
+    limit: int = 100,
+    offset: int = 0,
+    reader: User | None = None,
 ) -> list[AuditEntry]:
-    """Newest first."""
+    """Newest first; only what ``reader`` may read when one is given (see ``readable_by``)."""
     query = select(AuditEntry)
+    if reader is not None:
+        query = query.where(readable_by(reader))
     if where.username:
         query = query.where(AuditEntry.username == where.username.strip().lower())
     if where.case_id is not None:

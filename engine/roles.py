@@ -29,5 +29,6 @@ def role_for_lane(lane_name: str | None) -> str | None:
     return _LANE_ALIASES.get(key)
 
 
-# Roles that may hand any task to someone else (managers reassign work).
-MANAGING_ROLES: tuple[str, ...] = (FGC_MANAGER, ADMIN)
+# Roles that may hand any task of their team to someone else (managers reassign work). Not
+# admins: they run accounts, and do not see families' records (engine/access.py).
+MANAGING_ROLES: tuple[str, ...] = (FGC_MANAGER,)

@@ -13,10 +13,10 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from engine import clock
+from engine import audit, clock
 from engine.accounts import User
 from engine.db import begin_write
-from engine.errors import KinflowError
+from engine.errors import KinflowError, NotFound
 from engine.models import Base
 
 PREFIX = "kf_"
@@ -41,8 +41,13 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, user: User, name: str) -> tuple[ApiToken, str]:
-    """A new token for ``user``; the plain token is returned here and never again. Commits."""
+def create_token(
+    session: Session, user: User, name: str, *, actor: str | None = None, via: str = "web"
+) -> tuple[ApiToken, str]:
+    """A new token for ``user``; the plain token is returned here and never again. Commits.
+
+    With ``actor`` the creation is written to the audit log in the same commit.
+    """
     label = (name or "").strip()
     if not label or len(label) > 80:
         raise KinflowError("name: give the token a name of at most 80 characters.")
@@ -56,6 +61,9 @@ def create_token(session: Session, user: User, name: str) -> tuple[ApiToken, str
         created_at=clock.now(),
     )
     session.add(row)
+    if actor is not None:
+        target = f"token {row.hint} of {user.username}"
+        audit.record(session, actor, "create_api_token", target=target, via=via)
     session.commit()
     return row, plain
 
@@ -71,17 +79,28 @@ def user_for_token(session: Session, plain: str) -> User | None:
 
 
 def tokens_of(session: Session, user: User) -> list[ApiToken]:
+    """Oldest first, revoked ones included (a person can see when one stopped working)."""
     return list(
         session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id))
     )
 
 
-def revoke_token(session: Session, token_id: int, user: User) -> None:
-    """Stop a token working; only its owner (or an admin, checked by the caller) does this."""
+def revoke_token(
+    session: Session, token_id: int, user: User, *, actor: str | None = None, via: str = "web"
+) -> ApiToken:
+    """Stop a token working; only its owner (or an admin, checked by the caller) does this.
+
+    Revoking twice keeps the first time. With ``actor`` the revocation is audited.
+    """
     begin_write(session)
-    row = session.get(ApiToken, token_id)
+    row = session.get(ApiToken, token_id, populate_existing=True)
     if row is None or row.user_id != user.id:
         session.rollback()
-        raise KinflowError("This token does not exist.")
-    row.revoked_at = clock.now()
+        raise NotFound("This token does not exist.")
+    if row.revoked_at is None:
+        row.revoked_at = clock.now()
+        if actor is not None:
+            target = f"token {row.hint} of {user.username}"
+            audit.record(session, actor, "revoke_api_token", target=target, via=via)
     session.commit()
+    return row

@@ -83,7 +83,8 @@ def upgrade() -> None:
     op.create_table(
         "task_drafts",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("task_id", sa.Integer(), nullable=False),
+        sa.Column("task_id", sa.Integer(), nullable=True),
+        sa.Column("form_key", sa.String(length=80), nullable=True),
         sa.Column("username", sa.String(length=64), nullable=False),
         sa.Column(
             "data",
@@ -97,6 +98,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("task_id", "username", name="uq_draft_task_user"),
+        sa.UniqueConstraint("form_key", "username", name="uq_draft_form_user"),
     )
     with op.batch_alter_table("task_drafts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_task_drafts_task_id"), ["task_id"], unique=False)
