@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import loop_cost, pathway_cost, task_cost, throughput
+from benchmarks import inbox_cost, loop_cost, pathway_cost, task_cost, throughput
 from benchmarks.setup import POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +68,8 @@ def summary(results: dict) -> str:
             f"| cases started and run to completion (10 tasks each), {kind} "
             f"| {value} per second | |"
         )
+    if "inbox_cost" in results:
+        lines += inbox_cost.summary_lines(results["inbox_cost"])
     return "\n".join(lines)
 
 
@@ -81,6 +83,7 @@ def main() -> int:
         "loop_cost": loop_cost.run(postgres),
         "throughput": throughput.run(postgres),
         "pathway_cost": pathway_cost.run(postgres),
+        "inbox_cost": inbox_cost.run(postgres),
     }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     text = summary(results)

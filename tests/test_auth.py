@@ -103,3 +103,12 @@ def test_signing_in_is_in_the_audit_log(app, client):
         logged = entries(db.session(), AuditFilter(username="casey.coordinator"))
     assert [e.action for e in logged] == ["login"]
     assert clock.now() - logged[0].at < timedelta(minutes=1)
+
+
+def test_text_that_cannot_be_stored_is_refused_with_the_field_named(client):
+    token = csrf_token(client)
+    page = client.post(
+        "/login", data={"username": "casey\x00", "password": PASSWORD, "csrf_token": token}
+    )
+    assert page.status_code == 400
+    assert "username: contains a character that cannot be stored" in page.get_data(as_text=True)

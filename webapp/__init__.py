@@ -100,6 +100,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         home,
         inbox,
         navigation,
+        referrals,
         tasks,
     )
 
@@ -107,7 +108,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     navigation.init_app(app)
     formatting.init_app(app)
-    for area in (auth, home, inbox, tasks, cases, board, admin, audit_log, account):
+    for area in (auth, home, inbox, tasks, referrals, cases, board, admin, audit_log, account):
         app.register_blueprint(area.bp)
     app.register_blueprint(assets.bp)
     app.register_blueprint(api.bp)

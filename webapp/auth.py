@@ -38,7 +38,8 @@ def _load_user(user_id: str) -> User | None:
 
 
 def _require_login() -> Response | None:
-    if request.endpoint in PUBLIC_ENDPOINTS or request.blueprint == "api":
+    # The API answers for itself (401 JSON), even on addresses it does not have.
+    if request.endpoint in PUBLIC_ENDPOINTS or request.path.startswith("/api/"):
         return None
     if request.endpoint is None:  # 404s stay 404s, but only signed-in users learn that
         return None if current_user.is_authenticated else login_manager.unauthorized()

@@ -74,12 +74,30 @@ def init_app(app: Flask) -> None:
     def _http(error: HTTPException):  # type: ignore[no-untyped-def]
         if error.code is None or error.code < 400:
             return error
+        thing = "address" if wants_json() else "page"
         messages = {
             403: "Your role does not allow this page or action.",
-            404: "There is no such page, or you do not have access to it.",
+            404: f"There is no such {thing}, or you do not have access to it.",
+            405: f"This {thing} does not take a {request.method} request.",
         }
         message = messages.get(error.code, error.description or "")
-        return error_response(error.code, message)
+        body, status = error_response(error.code, message)
+        response = app.make_response((body, status))
+        for name, value in error.get_headers():
+            if name.lower() == "allow":
+                response.headers["Allow"] = value
+        return response
+
+    @app.before_request
+    def _refuse_unstorable_text():  # type: ignore[no-untyped-def]
+        # PostgreSQL cannot store a NUL character; refusing it here keeps it from becoming a 500.
+        fields = [*request.args.items(multi=True), *request.form.items(multi=True)]
+        for name, value in fields:
+            if "\x00" in value or "\x00" in name:
+                return error_response(
+                    400, f"{name.replace(chr(0), '')}: contains a character that cannot be stored."
+                )
+        return None
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):  # type: ignore[no-untyped-def]

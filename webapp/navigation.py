@@ -8,12 +8,13 @@ from flask import Flask, request, url_for
 from flask_login import current_user
 from werkzeug.routing import BuildError
 
-from engine.roles import ADMIN, COORDINATOR, FGC_MANAGER
+from engine.roles import ADMIN, COORDINATOR, FGC_MANAGER, REFERRER
 
 # (endpoint, label, roles that see it; None means everyone signed in)
 _AREAS: tuple[tuple[str, str, frozenset[str] | None], ...] = (
     ("inbox.index", "Tasks", None),
     ("cases.index", "Cases", None),
+    ("referrals.new", "New referral", frozenset({REFERRER, FGC_MANAGER})),
     ("board.index", "Conference board", frozenset({COORDINATOR, FGC_MANAGER})),
     ("audit_log.index", "Audit log", frozenset({FGC_MANAGER, ADMIN})),
     ("admin.users", "Users", frozenset({ADMIN})),

@@ -65,19 +65,25 @@ def live_server(app, workers) -> Iterator[str]:
 
 @pytest.fixture
 def page(browser, live_server):
-    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
+    context = browser.new_context(
+        base_url=live_server,
+        viewport={"width": 1280, "height": 900},
+        locale="en-GB",
+        timezone_id="Europe/London",
+    )
     context.set_default_timeout(15_000)
     tab = context.new_page()
     yield tab
     context.close()
 
 
-def sign_in(page, username: str) -> None:
+def sign_in(page, username: str, password: str | None = None) -> None:
+    """Sign in as one of tests/web.py's workers (or, with its password, any other user)."""
     from tests.web import PASSWORD
 
     page.goto("/login")
     page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").fill(password or PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/tasks**")
 
