@@ -1,18 +1,23 @@
-"""The ``kinflow`` command: database set-up, validation and deployment of diagrams."""
+"""The ``kinflow`` command: database set-up, validation and deployment of diagrams, accounts."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from engine.accounts import find_user
+from engine.administration import is_locked, list_users, register_user
 from engine.db import upgrade
 from engine.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
 from engine.deploy import deploy_bundle, list_versions
 from engine.errors import KinflowError
+from engine.tokens import create_token
 from engine.validation import ValidatedBundle, validate_paths
 from webapp.extensions import db
 
@@ -128,9 +133,113 @@ def demo_command() -> None:
         click.echo(f"  {user.username:<14} {user.role:<18} {user.display_name}, {user.job}")
 
 
+# --- Accounts for set-up scripts ----------------------------------------------------------
+# Passwords come only on standard input (a command line is visible to everyone on the
+# machine and kept in shell history); a new token is the only thing printed to stdout, so a
+# script can capture it with $(...).
+
+CLI_ACTOR = "kinflow-cli"
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(1)
+
+
+@click.group("users")
+def users_group() -> None:
+    """Add and list the people who sign in to Kinflow."""
+
+
+@users_group.command("create")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True, help="A role; repeat for more.")
+@click.option("--team", help="The team's name (created if it does not exist).")
+@click.option("--display-name", help="The name people see (default: from the username).")
+@click.option("--email", help="Work email address.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def users_create_command(
+    username: str,
+    roles: tuple[str, ...],
+    team: str | None,
+    display_name: str | None,
+    email: str | None,
+    password_stdin: bool,
+) -> None:
+    """Add a user who can sign in at once, e.g. `kinflow users create sam.jones --role
+    coordinator --team "Central FGC" --password-stdin < password.txt`."""
+    if not password_stdin:
+        raise click.UsageError("Give the password on standard input with --password-stdin.")
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        _fail("password: standard input was empty; give the password on its first line.")
+    default_name = " ".join(part.capitalize() for part in re.split(r"[._-]+", username) if part)
+    try:
+        user = register_user(
+            db.session(),
+            username=username,
+            display_name=display_name or default_name,
+            email=email,
+            roles=list(roles),
+            team=team,
+            password=password,
+            actor=CLI_ACTOR,
+            via="cli",
+        )
+    except KinflowError as exc:
+        _fail(str(exc))
+    where = f" in team {user.team.name}" if user.team else ""
+    click.echo(f"Created {user.username} ({', '.join(user.roles)}){where}.")
+
+
+@users_group.command("list")
+@with_appcontext
+def users_list_command() -> None:
+    """List users: username, roles, team, and whether they can sign in."""
+    for user in list_users(db.session()):
+        status = "active" if user.active else "deactivated"
+        if is_locked(user):
+            status += ", locked"
+        team = user.team.name if user.team else "-"
+        click.echo(f"{user.username}\t{','.join(user.roles)}\t{team}\t{status}")
+
+
+@click.group("tokens")
+def tokens_group() -> None:
+    """Personal API tokens for other council systems."""
+
+
+@tokens_group.command("create")
+@click.argument("username")
+@click.option("--label", default="set-up script", show_default=True, help="What it is for.")
+@with_appcontext
+def tokens_create_command(username: str, label: str) -> None:
+    """Print a new API token for USERNAME; it is shown this once and never again."""
+    session = db.session()
+    user = find_user(session, username)
+    if user is None:
+        _fail(f"username: there is no user '{username.strip().lower()}'.")
+    if not user.active:
+        _fail(f"username: '{user.username}' is deactivated, so a token would not work.")
+    try:
+        _row, plain = create_token(session, user, label, actor=CLI_ACTOR, via="cli")
+    except KinflowError as exc:
+        _fail(str(exc).replace("name: ", "label: ", 1))
+    click.echo(plain)
+
+
 # The commands are plain click commands (wrapped in an app context where they need one), so
 # the same objects serve ``kinflow ...`` and ``flask --app webapp ...``.
-COMMANDS = (validate_command, init_db_command, deploy_command, versions_command, demo_command)
+COMMANDS = (
+    validate_command,
+    init_db_command,
+    deploy_command,
+    versions_command,
+    demo_command,
+    users_group,
+    tokens_group,
+)
 for _command in COMMANDS:
     main.add_command(_command)
 
