@@ -158,8 +158,14 @@ def _new_row(
 
 
 def current_stage(workflow: BpmnWorkflow) -> str | None:
-    """The stage a case is at: the innermost call activity holding a waiting user task."""
-    for task in ready_user_tasks(workflow):
+    """The stage a case is at: the innermost named call activity holding a waiting user task.
+
+    In a process without call activities each task is its own stage. In one with them, a task
+    outside every stage (a safeguarding review beside the pathway) is not a stage: a case whose
+    only waiting tasks are such has no stage, like a case waiting for a review date.
+    """
+    ready = ready_user_tasks(workflow)
+    for task in ready:
         sub = task.workflow
         while sub is not workflow and sub.parent_task_id is not None:
             parent = find_task(workflow, sub.parent_task_id)
@@ -168,8 +174,8 @@ def current_stage(workflow: BpmnWorkflow) -> str | None:
             if isinstance(parent.task_spec, CallActivity) and parent.task_spec.bpmn_name:
                 return parent.task_spec.bpmn_name
             sub = parent.workflow
-        return task.task_spec.bpmn_name
-    return None
+    has_stages = any(isinstance(s, CallActivity) for s in workflow.spec.task_specs.values())
+    return ready[0].task_spec.bpmn_name if ready and not has_stages else None
 
 
 def ending(workflow: BpmnWorkflow) -> str | None:

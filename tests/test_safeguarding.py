@@ -344,3 +344,25 @@ def test_a_closed_case_waiting_for_its_six_month_check_refuses_a_concern(
     case = get_case(session, case.id)
     assert case.status == CaseStatus.COMPLETED
     assert workflow_of(runtime, session, case).data["pathway_result"] == "closed"
+
+
+def test_a_concern_under_review_does_not_pose_as_the_cases_stage(
+    session, runtime, pathway, frozen_clock
+):
+    case = start(runtime, session, pathway)
+    through_screening(runtime, session, case)
+    raise_concern(runtime, session, case, "Sam came to school with a bruise on his arm.")
+    assert get_case(session, case.id).stage == "Baseline meeting and whole-family assessment"
+    do(runtime, session, case, REVIEW, CONTINUE, MANAGER)
+    do(runtime, session, case, "hold_baseline_meeting", BASELINE, COORDINATOR)
+    do(runtime, session, case, "whole_family_assessment", ASSESSMENT, LEAD)
+    do(runtime, session, case, "prepare_network", NETWORK, COORDINATOR)
+    do(runtime, session, case, "arrange_conference", ARRANGEMENTS, COORDINATOR)
+    do(runtime, session, case, "record_conference", CONFERENCE, COORDINATOR)
+    do(runtime, session, case, "review_family_plan", PLAN_ACCEPTED, REFERRER)
+    do(runtime, session, case, "circulate_plan", CIRCULATED, COORDINATOR)
+    do(runtime, session, case, "request_support", NO_SUPPORT, COORDINATOR)
+    assert open_tasks(session, case) == {}  # waiting for the review date
+    raise_concern(runtime, session, case, "Jo says the family is struggling again.")
+    assert set(open_tasks(session, case)) == {REVIEW}
+    assert get_case(session, case.id).stage is None  # the board shows it as waiting

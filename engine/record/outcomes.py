@@ -129,5 +129,6 @@ def _consent_withdrawn(
         referral.consent_withdrawn_reason = reason
     who = body.get("withdrawn_by") or actor
     return (
-        f"Consent withdrawn ({who}): {reason}. The pathway has ended and open tasks are cancelled."
+        f"Consent withdrawn ({who}): {reason.rstrip('.')}. "
+        "The pathway has ended and open tasks are cancelled."
     )
