@@ -18,6 +18,26 @@ ROLES: tuple[str, ...] = (
     ADMIN,
 )
 
+# What each role is called on screen, and what it does, in the words of domain.md.
+ROLE_NAMES: dict[str, str] = {
+    REFERRER: "Referrer",
+    FGC_MANAGER: "FGC manager",
+    COORDINATOR: "Coordinator",
+    LEAD_PRACTITIONER: "Lead practitioner",
+    DATA_OFFICER: "Data officer",
+    PROCESS_OWNER: "Process owner",
+    ADMIN: "Admin",
+}
+ROLE_DUTIES: dict[str, str] = {
+    REFERRER: "submits referrals and accepts or rejects the family plan",
+    FGC_MANAGER: "screens referrals, allocates coordinators, approves support, reads the audit log",
+    COORDINATOR: "prepares the network, runs conferences and reviews",
+    LEAD_PRACTITIONER: "does the whole-family assessment and monitors the plan",
+    DATA_OFFICER: "records outcomes and Supporting Families claims",
+    PROCESS_OWNER: "edits and deploys the pathway diagrams and forms",
+    ADMIN: "manages users, roles and teams",
+}
+
 _LANE_ALIASES = {r.replace("_", " "): r for r in ROLES} | {"fgc manager": FGC_MANAGER}
 
 

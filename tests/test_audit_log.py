@@ -133,7 +133,7 @@ def test_times_are_shown_in_uk_local_time(app, client, frozen_clock):
     record(app, "casey.coordinator", "view_task")
     login(client, "ada.admin")
     page = client.get("/audit?action=view_task").get_data(as_text=True)
-    assert "<td>01 Jul 2026 13:05</td>" in page  # British Summer Time
+    assert "<td>1 Jul 2026, 13:05</td>" in page  # British Summer Time
 
 
 def test_an_entry_links_to_its_case_page(app, client):

@@ -15,28 +15,14 @@ from werkzeug.wrappers import Response
 
 from engine import administration as accounts
 from engine.errors import ConcurrentChange, KinflowError
-from engine.roles import ADMIN, ROLES
+from engine.roles import ADMIN, ROLE_DUTIES, ROLE_NAMES, ROLES
 from webapp.extensions import db
 from webapp.permissions import me
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-# What each role does, in the words an admin would use when deciding who gets it.
-ROLE_LABELS: dict[str, tuple[str, str]] = {
-    "referrer": ("Referrer", "submits referrals and accepts or rejects the family plan"),
-    "fgc_manager": (
-        "FGC manager",
-        "screens referrals, allocates coordinators, approves support, reads the audit log",
-    ),
-    "coordinator": ("Coordinator", "prepares the network, runs conferences and reviews"),
-    "lead_practitioner": (
-        "Lead practitioner",
-        "does the whole-family assessment and monitors the plan",
-    ),
-    "data_officer": ("Data officer", "records outcomes and Supporting Families claims"),
-    "process_owner": ("Process owner", "edits and deploys the pathway diagrams and forms"),
-    "admin": ("Admin", "manages users, roles and teams"),
-}
+# What each role is called and does, for an admin deciding who gets it.
+ROLE_LABELS = {role: (ROLE_NAMES[role], ROLE_DUTIES[role]) for role in ROLES}
 _USER_FIELDS = ("username", "display_name", "email", "roles", "team", "password")
 
 

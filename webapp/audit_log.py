@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, render_template, request, url_for
 from werkzeug.routing import BuildError
@@ -20,11 +19,11 @@ from engine import audit
 from engine.accounts import USERNAME_PATTERN
 from engine.roles import ADMIN, FGC_MANAGER
 from webapp.extensions import db
+from webapp.formatting import LONDON
 from webapp.permissions import me, requires_roles
 
 bp = Blueprint("audit_log", __name__)
 
-LONDON = ZoneInfo("Europe/London")
 PAGE_SIZE = 50
 _ACTION_PATTERN = re.compile(r"^[a-z_]{1,40}$")
 _FILTER_FIELDS = ("username", "case", "action", "from", "to")
@@ -52,12 +51,6 @@ ACTION_LABELS = {
     "admin_reset_password": "Set a user's password",
     "admin_create_team": "Added a team",
 }
-
-
-@bp.app_template_filter("london_time")
-def london_time(moment: datetime | None) -> str:
-    """UK local time as workers read it (``02 Mar 2026 09:00``), whatever the server's zone."""
-    return moment.astimezone(LONDON).strftime("%d %b %Y %H:%M") if moment else ""
 
 
 @dataclass

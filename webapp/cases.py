@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -47,7 +46,6 @@ PER_PAGE = 25
 MAX_CONCERN_LENGTH = 4000
 MAX_REASON_LENGTH = 2000
 MAX_NAME_LENGTH = 120
-LONDON = ZoneInfo("Europe/London")
 
 STATUS_LABELS = {
     CaseStatus.ACTIVE: "Open",
@@ -220,19 +218,8 @@ def _plan_workers(case: Case, record: FamilyRecord) -> list[str | None]:
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    """What the case templates share: times in UK time and status words."""
-
-    def when(moment: Any) -> str:
-        if moment is None:
-            return ""
-        return moment.astimezone(LONDON).strftime("%-d %b %Y, %H:%M")
-
-    def day(value: Any) -> str:
-        return value.strftime("%-d %b %Y") if value is not None else ""
-
+    """What the case templates share (dates come from webapp.formatting): status words."""
     return {
-        "when": when,
-        "day": day,
         "due_state": due_state,
         "status_label": lambda s: STATUS_LABELS.get(s, s),
     }

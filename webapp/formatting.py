@@ -17,13 +17,21 @@ def london(moment: datetime | None, pattern: str = "%d %b %Y %H:%M") -> str:
     return moment.astimezone(LONDON).strftime(pattern)
 
 
+def when(moment: datetime | None) -> str:
+    """3 Mar 2026, 09:05: when something happened, to the minute, in London time."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(LONDON)
+    return f"{local.day} {local:%b %Y, %H:%M}"
+
+
 def day(value: date | datetime | None) -> str:
     """14 Apr 2026: short enough for tables."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         value = value.astimezone(LONDON).date()
-    return value.strftime("%d %b %Y").lstrip("0")
+    return f"{value.day} {value:%b %Y}"
 
 
 def long_day(value: date | datetime | None) -> str:
@@ -36,6 +44,12 @@ def long_day(value: date | datetime | None) -> str:
 
 
 def init_app(app: Flask) -> None:
-    app.add_template_filter(london)
-    app.add_template_filter(day)
-    app.add_template_filter(long_day)
+    """Each is a filter (``{{ x | when }}``) and a function (``{{ when(x) }}``)."""
+    for name, function in {
+        "london": london,
+        "when": when,
+        "day": day,
+        "long_day": long_day,
+    }.items():
+        app.add_template_filter(function, name)
+        app.jinja_env.globals[name] = function

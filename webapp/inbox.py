@@ -32,22 +32,13 @@ from engine.inbox import (
 )
 from engine.models import Case, HumanTask
 from engine.queries import get_task_and_case
-from engine.roles import MANAGING_ROLES, ROLES
+from engine.roles import MANAGING_ROLES, ROLE_NAMES, ROLES
 from webapp.extensions import db, runtime
 from webapp.permissions import audit_change, me, my_actor, requires_roles
 
 bp = Blueprint("inbox", __name__)
 
 PAGE_SIZE = 50
-ROLE_LABELS = {
-    "referrer": "Referrer",
-    "fgc_manager": "FGC manager",
-    "coordinator": "Coordinator",
-    "lead_practitioner": "Lead practitioner",
-    "data_officer": "Data officer",
-    "process_owner": "Process owner",
-    "admin": "Admin",
-}
 DUE_LABELS = {
     "overdue": "Overdue",
     "today": "Due by the end of today",
@@ -96,7 +87,7 @@ def index() -> tuple[str, int]:
         filtered=any((where.stage, where.role, where.due, where.family, where.assignee)),
         clear_url=_inbox_url(TaskFilter(where.scope)),
         everyone_url=_inbox_url(replace(where, assignee=None)),
-        labels={"role": ROLE_LABELS, "due": DUE_LABELS, "scope": SCOPE_LABELS},
+        labels={"role": ROLE_NAMES, "due": DUE_LABELS, "scope": SCOPE_LABELS},
         inbox_url=_inbox_url,
         long_date=_long_date,
     )

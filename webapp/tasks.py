@@ -49,10 +49,10 @@ from engine.inbox import due_state
 from engine.models import Case, HumanTask, TaskState
 from engine.queries import get_task, list_tasks
 from engine.record.models import Referral
+from engine.roles import ROLE_NAMES
 from webapp.extensions import db, runtime
 from webapp.form_post import apply_action, parse_draft, parse_submission
 from webapp.formatting import LONDON
-from webapp.inbox import ROLE_LABELS
 from webapp.permissions import audit_change, case_for, me, my_actor
 from webapp.schema_form import build_fields, error_summary
 
@@ -346,7 +346,7 @@ def _waiting_for(task: HumanTask, names: Mapping[str, str], user: User) -> str:
 
 
 def _roles(task: HumanTask) -> str:
-    return " or ".join(ROLE_LABELS.get(r, r) for r in task.candidate_groups) or "anyone"
+    return " or ".join(ROLE_NAMES.get(r, r) for r in task.candidate_groups) or "anyone"
 
 
 def _paragraphs(text: str | None) -> list[str]:
