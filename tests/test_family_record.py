@@ -33,6 +33,7 @@ from engine.record.models import (
     SafeguardingConcern,
     SupportPackage,
 )
+from engine.record.plan import current_plan
 from tests.people import COORDINATOR, MANAGER, REFERRER
 from tests.test_pathway_walkthrough import (
     ACCEPT,
@@ -310,10 +311,11 @@ def test_a_family_helped_to_closure_is_on_record_from_referral_to_the_six_month_
 
     [plan] = rows(session, FamilyPlan, case)
     assert (plan.version, plan.status, plan.decided_by) == (1, "accepted", REFERRER.username)
+    # The review date follows the reviews; after the last one there is none.
     assert (plan.agreed_on, plan.circulated_on, plan.next_review_date) == (
         date(2026, 4, 20),
         date(2026, 4, 22),
-        date(2026, 7, 13),
+        None,
     )
     assert (plan.contingency_plan, plan.plan_monitor, plan.rejection_reason) == (
         CONFERENCE["contingency_plan"],
@@ -836,9 +838,11 @@ def test_each_review_records_the_date_it_was_due(session, runtime, pathway, froz
     through_conference(runtime, session, case)
     to_the_review(runtime, session, case, frozen_clock)
     do(runtime, session, case, "hold_review", REVIEW_AGAIN, COORDINATOR)
+    assert current_plan(session, case.id).next_review_date == date(2026, 10, 12)
     frozen_clock.set(at("2026-10-12", 10))
     runtime.wake_case(session, case.id)
     do(runtime, session, case, "hold_review", REVIEW_LAST, COORDINATOR)
+    assert current_plan(session, case.id).next_review_date is None  # no more meetings
     due = [(r.held_on, r.due_on) for r in rows(session, Review, case)]
     assert due == [
         (date(2026, 7, 13), date(2026, 7, 13)),

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.record.models import Closure, Outcome, Referral, Review, SafeguardingConcern
+from engine.record.plan import current_plan
 from engine.record.submission import Submission, parse_date, writes, writes_message
 
 
@@ -27,6 +28,11 @@ def _review(s: Submission) -> str:
             recorded_by=s.actor,
         )
     )
+    plan = current_plan(s.session, s.case_id)
+    if plan is not None:
+        # The plan the family holds says when they next meet; a last review leaves no date.
+        another = s.data["another_review"]
+        plan.next_review_date = parse_date(s.data.get("next_review_date")) if another else None
     done = sum(1 for p in s.data.get("progress", []) if p.get("status") == "done")
     more = "another review planned" if s.data["another_review"] else "no further review"
     total = len(s.data["progress"])
