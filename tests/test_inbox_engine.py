@@ -362,4 +362,3 @@ def test_admins_may_not_reassign_work(session, runtime, people, referred):
     team = people["ada.admin"].team_id
     with pytest.raises(NotAllowed):
         reassign_all(session, "casey.coordinator", "cam.coordinator", admin, team)
-

@@ -404,4 +404,3 @@ def test_an_unclaimed_task_can_be_claimed_from_its_page_or_just_completed(
     assert "You claimed 'Screen the referral'." in lxml.html.fromstring(page).text_content()
     assert "Claim this task" not in page and "Give this task back" in page
     assert re.search(r"<dt>Waiting for</dt>\s*<dd>You</dd>", page)
-
