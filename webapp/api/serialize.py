@@ -10,10 +10,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, select
+from sqlalchemy import Column
 from sqlalchemy.orm import Session
 
 from engine.chronology import case_events, jsonable
+from engine.family_record import family_record
 from engine.inbox import InboxRow, due_state
 from engine.models import Base, Case, CaseEvent, HumanTask, TaskState
 from engine.queries import list_tasks
@@ -29,7 +30,6 @@ from engine.record.models import (
     SafeguardingConcern,
     SupportPackage,
 )
-from engine.record.plan import current_plan
 from webapp.extensions import runtime
 
 # Columns that only join a row to its case or plan: the JSON nests them instead.
@@ -133,19 +133,28 @@ def event_json(event: CaseEvent) -> dict[str, Any]:
 
 
 def record_json(session: Session, case: Case) -> dict[str, Any]:
-    """The family's record, open tasks and chronology: everything the case page shows."""
-    referral = session.get(Referral, case.id)
-    closure = session.get(Closure, case.id)
+    """The family's record, open tasks and chronology: everything the case page shows.
+
+    Read through ``engine.family_record`` like the case page; lists come oldest first here, in
+    the order they were recorded, which is what a receiving system appends in.
+    """
+    record = family_record(session, case.id)
+    lists = {
+        "people": record.people,
+        "network": record.network,
+        "support_packages": record.packages,
+        "reviews": record.reviews,
+        "outcomes": record.outcomes,
+        "safeguarding_concerns": record.concerns,
+    }
     document: dict[str, Any] = {
         "case": case_json(session, case),
-        "referral": row_json(referral) if referral is not None else None,
+        "referral": row_json(record.referral) if record.referral is not None else None,
     }
-    for name, model in RECORD_LISTS.items():
-        table = model.__table__
-        rows = session.scalars(select(model).where(table.c.case_id == case.id).order_by(table.c.id))
-        document[name] = [row_json(r) for r in rows]
-    document["plan"] = plan_json(current_plan(session, case.id))
-    document["closure"] = row_json(closure) if closure is not None else None
+    for name in RECORD_LISTS:
+        document[name] = [row_json(r) for r in sorted(lists[name], key=lambda r: r.id)]
+    document["plan"] = plan_json(record.current_plan)
+    document["closure"] = row_json(record.closure) if record.closure is not None else None
     document["open_tasks"] = open_tasks_json(session, case.id)
     document["chronology"] = [event_json(e) for e in case_events(session, case.id)]
     return jsonable(document)
