@@ -14,9 +14,10 @@ from sqlalchemy import event
 from engine.accounts import create_user
 from engine.actors import Actor
 from engine.assignment import assign
-from engine.board import WAITING, BoardFilter, board, pathway_stages, referral_types
+from engine.board import WAITING, BoardFilter, board
 from engine.errors import KinflowError, NotAllowed
 from engine.models import Case
+from engine.pathway_stages import pathway_stages, referral_types
 from engine.queries import list_tasks
 from tests.people import MANAGER, REFERRER
 from tests.test_pathway_walkthrough import (

@@ -15,8 +15,9 @@ from werkzeug.routing import BuildError
 
 from engine.accounts import User
 from engine.administration import list_teams, list_users
-from engine.board import BoardFilter, board, referral_types, scopes_for
+from engine.board import BoardFilter, board, scopes_for
 from engine.errors import KinflowError, NotAllowed
+from engine.pathway_stages import referral_types
 from engine.roles import COORDINATOR, FGC_MANAGER
 from webapp.extensions import db
 from webapp.permissions import audit_change, me, requires_roles
