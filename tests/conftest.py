@@ -6,6 +6,7 @@ its own, so tests never see each other's rows.
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Iterator
@@ -27,6 +28,17 @@ REPO = Path(__file__).resolve().parents[1]
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 if os.environ.get("KINFLOW_REQUIRE_POSTGRES") and not POSTGRES_URL:
     raise RuntimeError("KINFLOW_REQUIRE_POSTGRES is set but TEST_POSTGRES_URL is not")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing():
+    """Argon2 with small settings: the suite signs in hundreds of times. Production keeps the
+    library's settings (tests/test_accounts.py checks what a stored hash looks like)."""
+    from argon2 import PasswordHasher
+
+    from engine import accounts
+
+    accounts.use_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture(
@@ -95,11 +107,19 @@ def two_lanes(session: Session, runtime: Runtime):
     return deployed[0].version
 
 
+@functools.cache
+def shipped_bundle():
+    """The shipped workflows and forms, validated once per run (they do not change)."""
+    from engine.validation import validate_paths
+
+    return validate_paths([REPO / "workflows"], forms_dir=REPO / "forms")
+
+
 @pytest.fixture
 def app(db_url: str):
     """The web app on an empty, migrated database of each kind, with the pathway deployed."""
+    from engine.deploy import deploy_bundle
     from webapp import create_app
-    from webapp.cli import deploy_default
     from webapp.extensions import db
 
     app = create_app(
@@ -112,7 +132,8 @@ def app(db_url: str):
     )
     with app.app_context():
         upgrade(db.engine)
-        deploy_default(app)
+        codec = app.extensions["kinflow_runtime"].codec
+        deploy_bundle(db.session(), shipped_bundle(), OWNER.username, codec)
     yield app
     with app.app_context():
         db.engine.dispose()

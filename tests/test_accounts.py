@@ -121,3 +121,14 @@ def test_an_inactive_user_keeps_the_account_but_cannot_act(session):
     assert user.active is False
     with pytest.raises(NotAllowed, match="deactivated"):
         actor_for(user)
+
+
+def test_a_hash_made_with_other_settings_is_upgraded_at_the_next_sign_in(session):
+    from argon2 import PasswordHasher
+
+    user = create_user(session, "sam.jones", "Sam Jones", ["coordinator"])
+    older = PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1)
+    user.password_hash = older.hash("three random words")
+    assert check_password(user, "three random words")
+    assert "m=2048,t=2" not in user.password_hash
+    assert check_password(user, "three random words")

@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from engine.accounts import Team, User, create_user, get_or_create_team, set_password
+from engine.accounts import Team, User, get_or_create_team, set_password
 
 PASSWORD = "correct horse battery staple"
 TEAM = "Central FGC"
@@ -38,17 +38,24 @@ WORKERS = (
 
 
 def add_workers(session: Session) -> dict[str, User]:
-    """Create ``WORKERS`` sharing one password hash (argon2 is slow on purpose)."""
+    """Create ``WORKERS`` in one transaction, sharing one password hash (argon2 is slow on
+    purpose); the account rules themselves are tested in tests/test_accounts.py."""
     holder = User()
     set_password(holder, PASSWORD)
-    teams: dict[str, Team] = {}
-    users = {}
-    for w in WORKERS:
-        team = teams.get(w.team) or get_or_create_team(session, w.team)
-        teams[w.team] = team
-        user = create_user(session, w.username, w.display_name, [w.role], team)
-        user.password_hash = holder.password_hash
-        users[w.username] = user
+    teams = {name: Team(name=name) for name in {w.team for w in WORKERS}}
+    users = {
+        w.username: User(
+            username=w.username,
+            display_name=w.display_name,
+            roles=[w.role],
+            team=teams[w.team],
+            active=True,
+            failed_logins=0,
+            password_hash=holder.password_hash,
+        )
+        for w in WORKERS
+    }
+    session.add_all([*teams.values(), *users.values()])
     session.commit()
     return users
 
