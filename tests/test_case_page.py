@@ -11,68 +11,38 @@ from sqlalchemy import event, select
 from engine.accounts import find_user, get_or_create_team
 from engine.actors import Actor
 from engine.audit import AuditEntry
-from engine.deploy import latest_version
 from engine.family_record import FamilyRecord, family_record, list_cases
 from engine.queries import list_tasks
 from engine.record.models import Review
-from tests.people import COORDINATOR, MANAGER, REFERRER
+from tests.people import COORDINATOR, REFERRER
 from tests.test_pathway_walkthrough import (
-    ACCEPT,
-    ACKNOWLEDGED,
-    ALLOCATION,
-    ARRANGEMENTS,
-    ASSESSMENT,
-    BASELINE,
-    CONFERENCE,
-    LEAD,
-    NETWORK,
     PLAN_ACCEPTED,
     PLAN_REJECTED,
     PLAN_REVISED,
-    REFERRAL,
     deploy_pathway,
     do,
     through_conference,
 )
-from tests.web import add_workers, login, team_id
-from webapp.extensions import db, runtime
+from tests.web import add_workers, family_at, login
+from webapp.extensions import db
 
 START = {"eligibility_rule": "stronger_families"}
 
 
+# Where each stage name leaves a case: the task then waiting.
+NEXT_TASK = {
+    "referral": "submit_referral",
+    "allocated": "hold_baseline_meeting",
+    "assessment": "whole_family_assessment",
+    "conference": "review_family_plan",
+}
+
+
 def open_case(app, stage: str = "conference", family: str = "Ashdown") -> int:
-    """A case of the shipped pathway in the Central team, taken to ``stage``:
-    ``referral`` (waiting for the referral), ``allocated`` (baseline meeting next),
-    ``assessment`` (whole-family assessment next) or ``conference`` (plan acceptance next).
-    The walkthrough's forms throughout, with the family's name changed."""
-    team = team_id(app)
-    with app.app_context():
-        session, engine = db.session(), runtime()
-        version = latest_version(session, "fgc_pathway")
-        case = engine.start_case(
-            session, version, START, REFERRER, title=f"{family} family", team_id=team
-        )
-        steps = STEPS[: STAGES[stage]]
-        for element, data, actor in steps:
-            if element == "submit_referral":
-                data = data | {"family_name": family}
-            do(engine, session, case, element, data, actor)
-        return case.id
-
-
-STEPS = [
-    ("submit_referral", REFERRAL, REFERRER),
-    ("acknowledge_referral", ACKNOWLEDGED, MANAGER),
-    ("screen_referral", ACCEPT, MANAGER),
-    ("allocate_coordinator", ALLOCATION, MANAGER),
-    ("hold_baseline_meeting", BASELINE, COORDINATOR),
-    ("whole_family_assessment", ASSESSMENT, LEAD),
-    ("prepare_network", NETWORK, COORDINATOR),
-    ("arrange_conference", ARRANGEMENTS, COORDINATOR),
-    ("record_conference", CONFERENCE, COORDINATOR),
-]
-# How many of STEPS take a case to each stage.
-STAGES = {"referral": 0, "allocated": 4, "assessment": 5, "conference": 9}
+    """A Central-team case taken to ``stage``: ``referral`` (waiting for the referral),
+    ``allocated`` (baseline meeting next), ``assessment`` (whole-family assessment next) or
+    ``conference`` (plan acceptance next)."""
+    return family_at(app, family, NEXT_TASK[stage])
 
 
 def page_of(client, case_id: int) -> str:

@@ -15,22 +15,17 @@ from werkzeug.datastructures import MultiDict
 
 from engine import audit
 from engine.accounts import create_user, get_or_create_team, set_password
-from engine.deploy import latest_version
 from engine.drafts import load_draft
 from engine.queries import get_case, get_task, list_tasks
-from tests.people import COORDINATOR, MANAGER, REFERRER
+from tests.people import MANAGER
 from tests.test_pathway_walkthrough import (
     ACCEPT,
-    ACKNOWLEDGED,
-    ALLOCATION,
     ASSESSMENT,
-    BASELINE,
     LEAD,
-    REFERRAL,
     do,
 )
 from tests.test_schema_form import browser_post, pressed
-from tests.web import PASSWORD, TEAM, csrf_token, login, team_id
+from tests.web import PASSWORD, TEAM, csrf_token, family_at, login
 from webapp.extensions import db, runtime
 
 # -- putting a case in a stage --------------------------------------------------------------
@@ -38,38 +33,12 @@ from webapp.extensions import db, runtime
 
 def referred(app, family: str = "Ashdown") -> int:
     """A referral submitted and acknowledged: the manager's screening task is open."""
-    with app.app_context():
-        session = db.session()
-        case = runtime().start_case(
-            session,
-            latest_version(session, "fgc_pathway"),
-            {"eligibility_rule": "stronger_families"},
-            REFERRER,
-            title=f"{family} family",
-            team_id=team_id(app),
-        )
-        do(
-            runtime(),
-            session,
-            case,
-            "submit_referral",
-            REFERRAL | {"family_name": family},
-            REFERRER,
-        )
-        do(runtime(), session, case, "acknowledge_referral", ACKNOWLEDGED, MANAGER)
-        return case.id
+    return family_at(app, family, "screen_referral")
 
 
 def at_assessment(app) -> int:
     """Screened, allocated and the baseline meeting held: the assessment is open."""
-    case_id = referred(app)
-    with app.app_context():
-        session = db.session()
-        case = _case(case_id)
-        do(runtime(), session, case, "screen_referral", ACCEPT, MANAGER)
-        do(runtime(), session, case, "allocate_coordinator", ALLOCATION, MANAGER)
-        do(runtime(), session, case, "hold_baseline_meeting", BASELINE, COORDINATOR)
-    return case_id
+    return family_at(app, "Ashdown", "whole_family_assessment")
 
 
 def _case(case_id: int):

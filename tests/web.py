@@ -80,3 +80,39 @@ def team_id(app: Flask, name: str = TEAM) -> int:
 
     with app.app_context():
         return get_or_create_team(db.session(), name).id
+
+
+def family_at(app: Flask, family: str, next_task: str, coordinator: str = "casey.coordinator"):
+    """A Central-team case of the shipped pathway, walked with the walkthrough's answers (the
+    family's name changed) until ``next_task`` is open; returns the case id."""
+    from engine.actors import Actor
+    from engine.deploy import latest_version
+    from tests import test_pathway_walkthrough as walk
+    from webapp.extensions import db, runtime
+
+    steps = (
+        ("submit_referral", walk.REFERRAL | {"family_name": family}, walk.REFERRER),
+        ("acknowledge_referral", walk.ACKNOWLEDGED, walk.MANAGER),
+        ("screen_referral", walk.ACCEPT, walk.MANAGER),
+        ("allocate_coordinator", walk.ALLOCATION | {"coordinator": coordinator}, walk.MANAGER),
+        ("hold_baseline_meeting", walk.BASELINE, Actor.of(coordinator, "coordinator")),
+        ("whole_family_assessment", walk.ASSESSMENT, walk.LEAD),
+        ("prepare_network", walk.NETWORK, Actor.of(coordinator, "coordinator")),
+        ("arrange_conference", walk.ARRANGEMENTS, Actor.of(coordinator, "coordinator")),
+        ("record_conference", walk.CONFERENCE, Actor.of(coordinator, "coordinator")),
+        ("review_family_plan", None, None),
+    )
+    assert next_task in {element for element, _, _ in steps}, next_task
+    team = team_id(app)
+    with app.app_context():
+        session = db.session()
+        version = latest_version(session, "fgc_pathway")
+        start = {"eligibility_rule": "stronger_families"}
+        case = runtime().start_case(
+            session, version, start, walk.REFERRER, title=f"{family} family", team_id=team
+        )
+        for element, answers, actor in steps:
+            if element == next_task:
+                break
+            walk.do(runtime(), session, case, element, answers, actor)
+        return case.id

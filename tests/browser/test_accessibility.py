@@ -14,79 +14,16 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import update
 
 from engine import clock
-from engine.actors import Actor
-from engine.deploy import latest_version
 from engine.models import HumanTask
 from engine.queries import list_tasks
 from tests.browser.conftest import serious_accessibility_problems, sign_in
-from tests.people import COORDINATOR, MANAGER, REFERRER
-from tests.test_pathway_walkthrough import (
-    ACCEPT,
-    ACKNOWLEDGED,
-    ALLOCATION,
-    ASSESSMENT,
-    BASELINE,
-    LEAD,
-    NETWORK,
-    REFERRAL,
-    do,
-    through_conference,
-)
-from tests.web import team_id
-from webapp.extensions import db, runtime
-
-CAM = Actor.of("cam.coordinator", "coordinator")
-# The pathway up to the conference, step by step: (task, answers, who completes it).
-STEPS = (
-    ("submit_referral", REFERRAL, REFERRER),
-    ("acknowledge_referral", ACKNOWLEDGED, MANAGER),
-    ("screen_referral", ACCEPT, MANAGER),
-    ("allocate_coordinator", ALLOCATION, MANAGER),
-    ("hold_baseline_meeting", BASELINE, COORDINATOR),
-    ("whole_family_assessment", ASSESSMENT, LEAD),
-    ("prepare_network", NETWORK, COORDINATOR),
-)
-
-
-def family_at(app, family: str, next_task: str, coordinator: Actor = COORDINATOR) -> int:
-    """A family's case taken through the pathway until ``next_task`` is open."""
-    with app.app_context():
-        session = db.session()
-        case = runtime().start_case(
-            session,
-            latest_version(session, "fgc_pathway"),
-            {"eligibility_rule": "stronger_families"},
-            REFERRER,
-            title=f"{family} family",
-            team_id=team_id(app),
-        )
-        for element_id, answers, actor in STEPS:
-            if element_id == next_task:
-                break
-            if element_id == "submit_referral":
-                answers = answers | {"family_name": family}
-            if element_id == "allocate_coordinator":
-                answers = answers | {"coordinator": coordinator.username}
-            if actor is COORDINATOR:
-                actor = coordinator
-            do(runtime(), session, case, element_id, answers, actor)
-        return case.id
+from tests.web import family_at
+from webapp.extensions import db
 
 
 def with_a_plan(app) -> int:
     """The Ashdown family through its conference: the plan is written, awaiting review."""
-    with app.app_context():
-        session = db.session()
-        case = runtime().start_case(
-            session,
-            latest_version(session, "fgc_pathway"),
-            {"eligibility_rule": "stronger_families"},
-            REFERRER,
-            title="Ashdown family",
-            team_id=team_id(app),
-        )
-        through_conference(runtime(), session, case)
-        return case.id
+    return family_at(app, "Ashdown", "review_family_plan")
 
 
 def make_overdue(app, case_id: int, days: int = 3) -> None:
@@ -112,7 +49,7 @@ def a_busy_team(app) -> dict[str, int]:
     cases = {
         "Bell": family_at(app, "Bell", "screen_referral"),
         "Chen": family_at(app, "Chen", "hold_baseline_meeting"),
-        "Dhillon": family_at(app, "Dhillon", "whole_family_assessment", CAM),
+        "Dhillon": family_at(app, "Dhillon", "whole_family_assessment", "cam.coordinator"),
         "Evans": family_at(app, "Evans", "prepare_network"),
     }
     make_overdue(app, cases["Chen"])
