@@ -20,8 +20,8 @@ run: install
 	$(BIN)/kinflow init-db
 	$(BIN)/kinflow deploy
 	$(BIN)/kinflow demo
-	@echo "Kinflow is starting at http://127.0.0.1:5000/ (Ctrl-C stops it)."
-	$(BIN)/kinflow run --host 127.0.0.1 --port 5000
+	@echo "Kinflow is starting at http://127.0.0.1:5000/ with its timer scheduler (Ctrl-C stops it)."
+	KINFLOW_SCHEDULER_IN_APP=1 $(BIN)/kinflow run --host 127.0.0.1 --port 5000
 
 test: install
 	$(BIN)/pytest

@@ -33,6 +33,7 @@ def _settings_from_environment(instance_path: str) -> dict[str, Any]:
         "KINFLOW_ELIGIBILITY_RULE": env.get("KINFLOW_ELIGIBILITY_RULE", "stronger_families"),
         "KINFLOW_HOLIDAY_REGION": env.get("KINFLOW_HOLIDAY_REGION", "GB-ENG"),
         "KINFLOW_SESSION_MINUTES": int(env.get("KINFLOW_SESSION_MINUTES", "120")),
+        "KINFLOW_SCHEDULER_IN_APP": env.get("KINFLOW_SCHEDULER_IN_APP", "0") == "1",
     }
 
 
@@ -118,4 +119,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if app.config["KINFLOW_DEPLOY_ON_START"]:
         with app.app_context():
             cli.deploy_default(app)
+    if app.config["KINFLOW_SCHEDULER_IN_APP"]:
+        from webapp.scheduling import start_in_app
+
+        start_in_app(app)
     return app

@@ -229,6 +229,17 @@ def tokens_create_command(username: str, label: str) -> None:
     click.echo(plain)
 
 
+@click.command("scheduler")
+@with_appcontext
+def scheduler_command() -> None:
+    """Fire BPMN timers when they fall due; one scheduler is active per database."""
+    from engine.scheduler import run_forever
+    from webapp.scheduling import scheduler_for
+
+    click.echo("Scheduler running: it fires timers as they fall due. Ctrl-C stops it.")
+    run_forever(scheduler_for(current_app))
+
+
 # The commands are plain click commands (wrapped in an app context where they need one), so
 # the same objects serve ``kinflow ...`` and ``flask --app webapp ...``.
 COMMANDS = (
@@ -239,6 +250,7 @@ COMMANDS = (
     demo_command,
     users_group,
     tokens_group,
+    scheduler_command,
 )
 for _command in COMMANDS:
     main.add_command(_command)

@@ -1,0 +1,223 @@
+"""The alarm clock for BPMN timers: wakes each case when its next timer is due, once.
+
+The database is the source of truth for time (architecture decision 4): every change writes
+the case's ``next_wake_at``. The scheduler arms an APScheduler job for the nearest wake-ups
+only (memory stays bounded however many are pending), re-reads the database every few seconds
+to arm newer ones and to take over from a scheduler that died, and fires each at its moment.
+A fired timer is completed in the case's saved state and the case row is claimed with its
+revision (engine/runtime.py), so a second scheduler, or a second firing, finds nothing to do.
+
+Only one scheduler is active at a time: ``Leadership`` is a PostgreSQL advisory lock held by a
+dedicated connection, or on SQLite an exclusive lock on a file beside the database. Both are
+released by the operating system or the server when the process dies, so another scheduler
+takes over at its next look.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine import clock
+from engine.errors import ConcurrentChange, KinflowError
+from engine.models import Case, CaseStatus
+from engine.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# SpiffWorkflow fires a timer only once the clock is strictly past its moment.
+PAST_DUE = timedelta(milliseconds=50)
+# Any number of the same 64-bit key would do; this one spells "kinflow".
+_ADVISORY_KEY = 0x6B696E666C6F77
+
+
+class Leadership:
+    """Whether this process is the one active scheduler; ``hold`` tries to become it."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._conn: Connection | None = None
+        self._file: IO[str] | None = None
+
+    def hold(self) -> bool:
+        """True while this process holds the lock (taking it if it is free)."""
+        if self._conn is not None or self._file is not None:
+            return self._still_held()
+        if self.engine.dialect.name == "postgresql":
+            conn = self.engine.connect()
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _ADVISORY_KEY})
+            if got.scalar():
+                self._conn = conn
+                return True
+            conn.close()
+            return False
+        handle = open(_lock_path(self.engine), "a")  # noqa: SIM115  (held open: it is the lock)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._file = handle
+        return True
+
+    def _still_held(self) -> bool:
+        if self._conn is None:
+            return True  # a file lock lasts as long as the open file
+        try:
+            self._conn.execute(text("SELECT 1"))
+        except Exception:  # the server dropped us: the lock went with the connection
+            self.release()
+            return False
+        return True
+
+    def release(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _ADVISORY_KEY})
+                self._conn.close()
+            except Exception:  # noqa: S110  (a dead connection has released it already)
+                pass
+            self._conn = None
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+def _lock_path(engine: Engine) -> Path:
+    database = engine.url.database or ""
+    if not database or database == ":memory:":
+        raise KinflowError("The scheduler needs a database file to lock beside (not :memory:).")
+    return Path(f"{database}.scheduler.lock")
+
+
+class Waker:
+    """Fires what is due: the part of the scheduler that needs no alarm clock (tests use it)."""
+
+    def __init__(self, sessions: sessionmaker[Session], runtime: Runtime):
+        self.sessions = sessions
+        self.runtime = runtime
+
+    def nearest(self, limit: int) -> list[tuple[int, datetime]]:
+        """The ``limit`` nearest pending wake-ups, (case id, moment), soonest first."""
+        with self.sessions() as session:
+            rows = session.execute(
+                select(Case.id, Case.next_wake_at)
+                .where(Case.status == CaseStatus.ACTIVE, Case.next_wake_at.is_not(None))
+                .order_by(Case.next_wake_at)
+                .limit(limit)
+            )
+            return [(case_id, moment) for case_id, moment in rows]
+
+    def wake(self, case_id: int) -> datetime | None:
+        """Wake the case if a timer of it is due; returns its next wake-up (None: none)."""
+        with self.sessions() as session:
+            case = session.get(Case, case_id)
+            if case is None or case.status != CaseStatus.ACTIVE or case.next_wake_at is None:
+                return None
+            if case.next_wake_at >= clock.now():
+                return case.next_wake_at  # not yet (or already moved on by someone else)
+            try:
+                case = self.runtime.wake_case(session, case_id)
+            except ConcurrentChange:
+                session.rollback()  # someone changed it meanwhile: look again at its new time
+                case = session.get(Case, case_id, populate_existing=True)
+            except KinflowError:
+                session.rollback()
+                log.exception("Case %s could not be woken", case_id)
+                return None
+            return case.next_wake_at if case is not None else None
+
+    def fire_due(self, limit: int = 1000) -> int:
+        """Wake every case whose wake-up has passed; returns how many were woken."""
+        now = clock.now()
+        due = [case_id for case_id, moment in self.nearest(limit) if moment < now]
+        for case_id in due:
+            self.wake(case_id)
+        return len(due)
+
+
+class Scheduler:
+    """APScheduler as the alarm clock over ``Waker``, active only while it holds leadership."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        sessions: sessionmaker[Session],
+        runtime: Runtime,
+        horizon: int = 500,
+        look_every: timedelta = timedelta(seconds=5),
+    ):
+        self.waker = Waker(sessions, runtime)
+        self.leadership = Leadership(engine)
+        self.horizon = horizon
+        self.look_every = look_every
+        self.aps = BackgroundScheduler(timezone=UTC)
+
+    def start(self) -> None:
+        self.aps.start()
+        seconds = self.look_every.total_seconds()
+        self.aps.add_job(
+            self.look, "interval", seconds=seconds, id="look", next_run_time=datetime.now(UTC)
+        )
+
+    def stop(self) -> None:
+        if self.aps.running:
+            self.aps.shutdown(wait=True)
+        self.leadership.release()
+
+    def look(self) -> None:
+        """Become (or stay) the active scheduler, then arm the nearest wake-ups."""
+        if not self.leadership.hold():
+            return
+        for case_id, moment in self.waker.nearest(self.horizon):
+            self._arm(case_id, moment)
+
+    def _arm(self, case_id: int, moment: datetime) -> None:
+        when = _real_time(moment) + PAST_DUE
+        self.aps.add_job(
+            self._fire,
+            "date",
+            run_date=when,
+            args=[case_id],
+            id=f"wake-{case_id}",
+            replace_existing=True,
+            misfire_grace_time=None,  # late (the process was stopped) still fires, once
+            coalesce=True,
+        )
+
+    def _fire(self, case_id: int) -> None:
+        if not self.leadership.hold():
+            return
+        following = self.waker.wake(case_id)
+        if following is not None:
+            self._arm(case_id, following)
+
+
+def _real_time(moment: datetime) -> datetime:
+    """The wall-clock moment for an engine moment (they differ only under a test clock)."""
+    return moment + (datetime.now(UTC) - clock.now())
+
+
+def run_forever(scheduler: Scheduler, stop: Callable[[], Any] | None = None) -> None:
+    """Run until interrupted (``kinflow scheduler``)."""
+    import time
+
+    scheduler.start()
+    log.info("Scheduler started (pid %s)", os.getpid())
+    try:
+        while stop is None or not stop():
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        scheduler.stop()

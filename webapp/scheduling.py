@@ -1,0 +1,27 @@
+"""The timer scheduler for this app's database: in its own process (``kinflow scheduler``) or
+inside the development server (``make run``). Only one is active per database whatever runs."""
+
+from __future__ import annotations
+
+import atexit
+
+from flask import Flask
+
+from engine.db import make_sessionmaker
+from engine.scheduler import Scheduler
+from webapp.extensions import db
+
+
+def scheduler_for(app: Flask) -> Scheduler:
+    with app.app_context():
+        engine = db.engine
+    return Scheduler(engine, make_sessionmaker(engine), app.extensions["kinflow_runtime"])
+
+
+def start_in_app(app: Flask) -> Scheduler:
+    """Run the scheduler in this process's background threads until the process ends."""
+    scheduler = scheduler_for(app)
+    scheduler.start()
+    atexit.register(scheduler.stop)
+    app.extensions["kinflow_scheduler"] = scheduler
+    return scheduler
