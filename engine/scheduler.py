@@ -18,10 +18,11 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-from collections.abc import Callable
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, Engine, select, text
@@ -47,9 +48,19 @@ class Leadership:
         self.engine = engine
         self._conn: Connection | None = None
         self._file: IO[str] | None = None
+        # APScheduler runs jobs on a thread pool, and a database connection is not thread-safe.
+        self._guard = threading.Lock()
 
     def hold(self) -> bool:
         """True while this process holds the lock (taking it if it is free)."""
+        with self._guard:
+            return self._hold()
+
+    def release(self) -> None:
+        with self._guard:
+            self._release()
+
+    def _hold(self) -> bool:
         if self._conn is not None or self._file is not None:
             return self._still_held()
         if self.engine.dialect.name == "postgresql":
@@ -75,11 +86,11 @@ class Leadership:
         try:
             self._conn.execute(text("SELECT 1"))
         except Exception:  # the server dropped us: the lock went with the connection
-            self.release()
+            self._release()
             return False
         return True
 
-    def release(self) -> None:
+    def _release(self) -> None:
         if self._conn is not None:
             try:
                 self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _ADVISORY_KEY})
@@ -208,14 +219,12 @@ def _real_time(moment: datetime) -> datetime:
     return moment + (datetime.now(UTC) - clock.now())
 
 
-def run_forever(scheduler: Scheduler, stop: Callable[[], Any] | None = None) -> None:
+def run_forever(scheduler: Scheduler) -> None:
     """Run until interrupted (``kinflow scheduler``)."""
-    import time
-
     scheduler.start()
     log.info("Scheduler started (pid %s)", os.getpid())
     try:
-        while stop is None or not stop():
+        while True:
             time.sleep(1)
     except KeyboardInterrupt:
         pass

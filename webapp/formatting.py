@@ -25,6 +25,28 @@ def when(moment: datetime | None) -> str:
     return f"{local.day} {local:%b %Y, %H:%M}"
 
 
+def clock_time(moment: datetime) -> str:
+    """14:05, in London time."""
+    return f"{moment.astimezone(LONDON):%H:%M}"
+
+
+def time_on_day(moment: datetime | None) -> str:
+    """14:05 on 3 Mar: when something happened today or lately."""
+    if moment is None:
+        return "an unknown time"
+    local = moment.astimezone(LONDON)
+    return f"{local:%H:%M} on {local.day} {local:%b}"
+
+
+def day_and_time(moment: datetime | None) -> str:
+    """Wednesday 4 March 2026 at 09:00: due moments keep their time (an urgent meeting is due
+    24 hours after it opens)."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(LONDON)
+    return f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M}"
+
+
 def day(value: date | datetime | None) -> str:
     """14 Apr 2026: short enough for tables."""
     if value is None:
@@ -45,11 +67,6 @@ def long_day(value: date | datetime | None) -> str:
 
 def init_app(app: Flask) -> None:
     """Each is a filter (``{{ x | when }}``) and a function (``{{ when(x) }}``)."""
-    for name, function in {
-        "london": london,
-        "when": when,
-        "day": day,
-        "long_day": long_day,
-    }.items():
-        app.add_template_filter(function, name)
-        app.jinja_env.globals[name] = function
+    for function in (london, when, clock_time, time_on_day, day_and_time, day, long_day):
+        app.add_template_filter(function)
+        app.jinja_env.globals[function.__name__] = function

@@ -26,7 +26,7 @@ from engine.errors import FormInvalid
 from engine.intake import REFERRAL_FORM, REFERRING_ROLES, referral_form, submit_referral
 from webapp.extensions import db, runtime
 from webapp.form_post import apply_action, parse_draft, parse_submission
-from webapp.formatting import london
+from webapp.formatting import clock_time
 from webapp.permissions import audit_change, me, my_actor, requires_roles
 from webapp.schema_form import build_fields, error_summary
 
@@ -97,6 +97,6 @@ def draft() -> Response | tuple[Response, int]:
         flash(str(exc), "error")
         return redirect(url_for("referrals.new"))
     if wants_json == "application/json":
-        return jsonify(saved_at=saved_at.isoformat(), saved_at_text=london(saved_at, "%H:%M"))
-    flash(f"Draft saved at {london(saved_at, '%H:%M')}. It is kept until you send the referral.")
+        return jsonify(saved_at=saved_at.isoformat(), saved_at_text=clock_time(saved_at))
+    flash(f"Draft saved at {clock_time(saved_at)}. It is kept until you send the referral.")
     return redirect(url_for("referrals.new"))

@@ -52,7 +52,7 @@ from engine.record.models import Referral
 from engine.roles import ROLE_NAMES
 from webapp.extensions import db, runtime
 from webapp.form_post import apply_action, parse_draft, parse_submission
-from webapp.formatting import LONDON
+from webapp.formatting import clock_time, time_on_day
 from webapp.permissions import audit_change, case_for, me, my_actor
 from webapp.schema_form import build_fields, error_summary
 
@@ -105,8 +105,13 @@ def draft(task_id: int) -> Any:
     standing = _standing(task, case, user, _names(task))
     if _wants_json():
         notice = "" if standing.may_complete else standing.reason
-        return jsonify(saved_at=saved_at.isoformat(), saved_at_text=_clock(saved_at), notice=notice)
-    flash(f"Draft saved at {_clock(saved_at)}. It is kept until you complete the task.", "success")
+        return jsonify(
+            saved_at=saved_at.isoformat(), saved_at_text=clock_time(saved_at), notice=notice
+        )
+    flash(
+        f"Draft saved at {clock_time(saved_at)}. It is kept until you complete the task.",
+        "success",
+    )
     return redirect(url_for("tasks.show", task_id=task.id))
 
 
@@ -160,7 +165,7 @@ def _refused(task: HumanTask, case: Case) -> Any:
     """A post that cannot complete the task: keep it as a draft and say why (409)."""
     user = me()
     if task.state == TaskState.COMPLETED and task.completed_by == user.username:
-        flash(f"You had already completed '{task.title}' at {_moment(task.completed_at)}.")
+        flash(f"You had already completed '{task.title}' at {time_on_day(task.completed_at)}.")
         return redirect(url_for("inbox.index"))
     if not _works_on(task, user):
         raise NotAllowed(_standing(task, case, user, _names(task)).reason)
@@ -179,7 +184,9 @@ def _refused(task: HumanTask, case: Case) -> Any:
 def _conflict(task: HumanTask, names: Mapping[str, str], user: User) -> str:
     if task.state == TaskState.COMPLETED:
         who = names.get(task.completed_by or "", task.completed_by or "Someone")
-        return f"{who} completed this task at {_moment(task.completed_at)} before you sent yours."
+        return (
+            f"{who} completed this task at {time_on_day(task.completed_at)} before you sent yours."
+        )
     if task.state != TaskState.READY:
         return "This task was cancelled (the case moved on or was closed) before you sent it."
     if task.assignee and task.assignee != user.username:
@@ -258,7 +265,9 @@ def _standing(task: HumanTask, case: Case, user: User, names: Mapping[str, str])
     if task.state == TaskState.COMPLETED:
         who = names.get(task.completed_by or "", task.completed_by or "Someone")
         who = "You" if task.completed_by == user.username else who
-        return Standing(False, reason=f"{who} completed this task at {_moment(task.completed_at)}.")
+        return Standing(
+            False, reason=f"{who} completed this task at {time_on_day(task.completed_at)}."
+        )
     if task.state != TaskState.READY:
         return Standing(False, reason="This task was cancelled: the case moved on or was closed.")
     if _may_do_now(task, user):
@@ -314,13 +323,12 @@ def _render(
         conflict=conflict,
         conflict_title=title,
         draft=draft,
-        restored_text=_moment(draft.saved_at) if restored and draft is not None else "",
-        saved_text=_clock(saved_at) if saved_at else "",
+        restored_text=time_on_day(draft.saved_at) if restored and draft is not None else "",
+        saved_text=clock_time(saved_at) if saved_at else "",
         waiting_for=_waiting_for(task, names, user),
         due=due_state(task.due_at),
         instructions=_paragraphs(task.instructions),
         draft_key=f"kinflow-draft:{user.username}:{task.id}",
-        day=_day,
         holds_it=task.assignee == user.username,
     )
     return page, status
@@ -370,28 +378,3 @@ def _draft_refused(status: int, message: str) -> Any:
         return jsonify(error="Draft not saved", message=message), status
     flash(message, "error")
     return redirect(url_for("tasks.show", task_id=request.view_args["task_id"]))
-
-
-def _local(moment: datetime) -> datetime:
-    return moment.astimezone(LONDON)
-
-
-def _clock(moment: datetime) -> str:
-    return f"{_local(moment):%H:%M}"
-
-
-def _moment(moment: datetime | None) -> str:
-    """14:05 on 3 Mar: when something happened today or lately, in UK time."""
-    if moment is None:
-        return "an unknown time"
-    local = _local(moment)
-    return f"{local:%H:%M} on {local.day} {local:%b}"
-
-
-def _day(moment: datetime | None) -> str:
-    """Wednesday 4 March 2026 at 09:00: due dates keep their time (an urgent meeting is due
-    24 hours after it opens)."""
-    if moment is None:
-        return ""
-    local = _local(moment)
-    return f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M}"
