@@ -59,6 +59,10 @@ class User(Base):
     # Repeated wrong passwords lock the account for a while (see ``authenticate``).
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column()
+    # What is emailed: engine.notifications.models.Preference (in-app notices are always made).
+    email_preference: Mapped[str] = mapped_column(
+        String(16), default="immediate", server_default="immediate"
+    )
 
     team: Mapped[Team | None] = relationship(lazy="selectin")
 

@@ -132,6 +132,16 @@ class WorkingCalendar:
                 days -= 1
         return moment
 
+    def subtract_working_days(self, start: datetime, days: int) -> datetime:
+        """The moment ``days`` working days before ``start``: same time of day and zone."""
+        days = _count(days, MAX_WORKING_DAYS, "the number of working days")
+        moment = start
+        while days:
+            moment -= timedelta(days=1)
+            if self.is_working_day(moment):
+                days -= 1
+        return moment
+
     def working_days_between(self, start: date, end: date) -> int:
         """Working days after ``start`` up to and including ``end`` (negative if end < start)."""
         start, end = _as_date(start), _as_date(end)

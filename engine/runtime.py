@@ -42,6 +42,8 @@ from engine.errors import (
 )
 from engine.forms import validate_submission
 from engine.models import Case, CaseStatus, HumanTask, ProcessVersion, TaskState
+from engine.notifications.delivery import escalate
+from engine.notifications.planning import ReminderPolicy, plan_case
 from engine.projection import (
     find_task,
     ready_ids,
@@ -79,9 +81,11 @@ class Runtime:
         helpers: Mapping[str, Any] | None = None,
         cache_size: int = 2000,
         prune_history: bool = True,
+        reminders: ReminderPolicy | None = None,
     ):
         clock.install()
         self.calendar = calendar or WorkingCalendar()
+        self.reminders = reminders or ReminderPolicy()
         # Diagram expressions see the working-day helpers plus any the caller adds.
         names = {**self.calendar.helpers(), **(helpers or {})}
         self.script_engine = sandbox.make_script_engine(names)
@@ -123,9 +127,10 @@ class Runtime:
             log = EventLog(case.id)
             log.add(actor.username, "case_started", f"Case started ({version.name}).")
             self._run(workflow)
-            self._drain_events(workflow, log)
+            missed = self._drain_events(workflow, log)
             self.store.save(session, case, runnable, workflow, set(), log, actor.username)
             log.write(session)
+            self._remind(session, case, missed)
         self.store.keep(case, workflow)
         return case
 
@@ -291,7 +296,7 @@ class Runtime:
         before = ready_ids(workflow) - {settled_task}  # a settled task is not "gone" below
         with _one_transaction(session):
             result = mutate(workflow)
-            self._drain_events(workflow, log)
+            missed = self._drain_events(workflow, log)
             # What the step led to (tasks now waiting, the case completed) reads after what
             # the actor did, so it is logged separately and appended last.
             consequences = EventLog(case.id)
@@ -302,6 +307,7 @@ class Runtime:
                 record(workflow)
             log.entries += consequences.entries
             log.write(session)
+            self._remind(session, case, missed)
         self.store.keep(case, workflow)
         return result
 
@@ -309,9 +315,18 @@ class Runtime:
         workflow.refresh_timers()
         workflow.do_engine_steps()
 
-    def _drain_events(self, workflow: BpmnWorkflow, log: EventLog) -> None:
+    def _remind(self, session: Session, case: Case, missed: list[str]) -> None:
+        """Plan the case's reminders and tell its managers of missed deadlines, in the same
+        transaction as the change (architecture decision 4)."""
+        now = clock.now()
+        for what in missed:
+            escalate(session, case, what, self.reminders, now)
+        plan_case(session, case, self.calendar, self.reminders, now)
+
+    def _drain_events(self, workflow: BpmnWorkflow, log: EventLog) -> list[str]:
         """Record events no diagram element caught (SLA escalations), so they neither pile up
-        in the saved state nor go unnoticed."""
+        in the saved state nor go unnoticed; returns the deadlines missed."""
+        missed = []
         for event in workflow.get_events():
             definition = event.event_definition
             if isinstance(definition, EscalationEventDefinition):
@@ -323,6 +338,8 @@ class Runtime:
                     escalation=definition.name,
                     code=definition.code,
                 )
+                missed.append(what)
+        return missed
 
 
 def _decided_next(task: Task) -> dict[str, Any]:

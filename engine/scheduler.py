@@ -1,4 +1,4 @@
-"""The alarm clock for BPMN timers: wakes each case when its next timer is due, once.
+"""The alarm clock for BPMN timers and reminders: each fires when it is due, once.
 
 The database is the source of truth for time (architecture decision 4): every change writes
 the case's ``next_wake_at``. The scheduler arms an APScheduler job for the nearest wake-ups
@@ -6,6 +6,10 @@ only (memory stays bounded however many are pending), re-reads the database ever
 to arm newer ones and to take over from a scheduler that died, and fires each at its moment.
 A fired timer is completed in the case's saved state and the case row is claimed with its
 revision (engine/runtime.py), so a second scheduler, or a second firing, finds nothing to do.
+
+Reminders work the same way: the nearest are armed, and ``ReminderDesk`` claims each with a
+conditional update before anyone is told. Each look also writes the daily digests that are due
+and sends the outbox's email (``Postman``), re-armed for the next retry.
 
 Only one scheduler is active at a time: ``Leadership`` is a PostgreSQL advisory lock held by a
 dedicated connection, or on SQLite an exclusive lock on a file beside the database. Both are
@@ -20,6 +24,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
@@ -31,6 +36,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine import clock
 from engine.errors import ConcurrentChange, KinflowError
 from engine.models import Case, CaseStatus
+from engine.notifications.delivery import ReminderDesk
+from engine.notifications.digest import send_digests
+from engine.notifications.outbox import Postman
 from engine.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -158,21 +166,30 @@ class Waker:
 
 
 class Scheduler:
-    """APScheduler as the alarm clock over ``Waker``, active only while it holds leadership."""
+    """APScheduler as the alarm clock over ``Waker`` (timers), ``ReminderDesk`` (reminders),
+    the daily digests and the email ``Postman``; active only while it holds leadership."""
 
     def __init__(
         self,
         engine: Engine,
         sessions: sessionmaker[Session],
         runtime: Runtime,
+        postman: Postman | None = None,
         horizon: int = 500,
         look_every: timedelta = timedelta(seconds=5),
     ):
+        self.sessions = sessions
         self.waker = Waker(sessions, runtime)
+        self.desk = ReminderDesk(sessions, runtime.calendar, runtime.reminders)
+        self.policy = runtime.reminders
+        self.postman = postman
         self.leadership = Leadership(engine)
         self.horizon = horizon
         self.look_every = look_every
         self.aps = BackgroundScheduler(timezone=UTC)
+        # job id -> the moment it is armed for, so a look re-arms only what changed.
+        self._armed: dict[str, datetime] = {}
+        self._armed_lock = threading.Lock()
 
     def start(self) -> None:
         self.aps.start()
@@ -187,31 +204,59 @@ class Scheduler:
         self.leadership.release()
 
     def look(self) -> None:
-        """Become (or stay) the active scheduler, then arm the nearest wake-ups."""
+        """Become (or stay) the active scheduler, then arm the nearest wake-ups and reminders,
+        write any digests due and send what the outbox holds."""
         if not self.leadership.hold():
             return
         for case_id, moment in self.waker.nearest(self.horizon):
-            self._arm(case_id, moment)
+            self._arm(f"wake-{case_id}", moment, self._wake, case_id)
+        for reminder_id, moment in self.desk.nearest(self.horizon):
+            self._arm(f"remind-{reminder_id}", moment, self._remind, reminder_id)
+        send_digests(self.sessions, self.policy)
+        self._post()
 
-    def _arm(self, case_id: int, moment: datetime) -> None:
-        when = _real_time(moment) + PAST_DUE
+    def _arm(self, job_id: str, moment: datetime, run: Callable[[int], None], key: int) -> None:
+        with self._armed_lock:
+            if self._armed.get(job_id) == moment:
+                return
+            self._armed[job_id] = moment
         self.aps.add_job(
-            self._fire,
+            run,
             "date",
-            run_date=when,
-            args=[case_id],
-            id=f"wake-{case_id}",
+            run_date=_real_time(moment) + PAST_DUE,
+            args=[key],
+            id=job_id,
             replace_existing=True,
             misfire_grace_time=None,  # late (the process was stopped) still fires, once
             coalesce=True,
         )
 
-    def _fire(self, case_id: int) -> None:
+    def _disarm(self, job_id: str) -> None:
+        with self._armed_lock:
+            self._armed.pop(job_id, None)
+
+    def _wake(self, case_id: int) -> None:
+        self._disarm(f"wake-{case_id}")
         if not self.leadership.hold():
             return
         following = self.waker.wake(case_id)
         if following is not None:
-            self._arm(case_id, following)
+            self._arm(f"wake-{case_id}", following, self._wake, case_id)
+
+    def _remind(self, reminder_id: int) -> None:
+        self._disarm(f"remind-{reminder_id}")
+        if self.leadership.hold() and self.desk.fire(reminder_id):
+            self._post()
+
+    def _post(self, _key: int = 0) -> None:
+        """Send the outbox's due emails, and arm the next retry."""
+        if self.postman is None or not self.leadership.hold():
+            return
+        self._disarm("outbox")
+        self.postman.send_due()
+        following = self.postman.next_due()
+        if following is not None:
+            self._arm("outbox", following, self._post, 0)
 
 
 def _real_time(moment: datetime) -> datetime:

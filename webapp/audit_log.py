@@ -18,8 +18,8 @@ from werkzeug.routing import BuildError
 from engine import audit
 from engine.accounts import USERNAME_PATTERN
 from engine.roles import ADMIN, FGC_MANAGER
+from engine.time_words import LONDON
 from webapp.extensions import db
-from webapp.formatting import LONDON
 from webapp.permissions import me, requires_roles
 
 bp = Blueprint("audit_log", __name__)

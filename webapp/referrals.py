@@ -24,9 +24,9 @@ from werkzeug.wrappers import Response
 from engine.drafts import DraftTooLarge, discard_form_draft, load_form_draft, save_form_draft
 from engine.errors import FormInvalid
 from engine.intake import REFERRAL_FORM, REFERRING_ROLES, referral_form, submit_referral
+from engine.time_words import clock_time
 from webapp.extensions import db, runtime
 from webapp.form_post import apply_action, parse_draft, parse_submission
-from webapp.formatting import clock_time
 from webapp.permissions import audit_change, me, my_actor, requires_roles
 from webapp.schema_form import build_fields, error_summary
 

@@ -1,13 +1,16 @@
-"""The timer scheduler for this app's database: in its own process (``kinflow scheduler``) or
-inside the development server (``make run``). Only one is active per database whatever runs."""
+"""The scheduler of timers, reminders and email for this app's database: in its own process
+(``kinflow scheduler``) or inside the development server (``make run``). Only one is active
+per database whatever runs."""
 
 from __future__ import annotations
 
 import atexit
+import os
 
 from flask import Flask
 
 from engine.db import make_sessionmaker
+from engine.notifications.outbox import Postman, transport_from_env
 from engine.scheduler import Scheduler
 from webapp.extensions import db
 
@@ -15,7 +18,9 @@ from webapp.extensions import db
 def scheduler_for(app: Flask) -> Scheduler:
     with app.app_context():
         engine = db.engine
-    return Scheduler(engine, make_sessionmaker(engine), app.extensions["kinflow_runtime"])
+    sessions = make_sessionmaker(engine)
+    postman = Postman(sessions, transport_from_env(os.environ))
+    return Scheduler(engine, sessions, app.extensions["kinflow_runtime"], postman)
 
 
 def start_in_app(app: Flask) -> Scheduler:

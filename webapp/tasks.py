@@ -50,9 +50,9 @@ from engine.models import Case, HumanTask, TaskState
 from engine.queries import get_task, list_tasks
 from engine.record.models import Referral
 from engine.roles import ROLE_NAMES
+from engine.time_words import clock_time, time_on_day
 from webapp.extensions import db, runtime
 from webapp.form_post import apply_action, parse_draft, parse_submission
-from webapp.formatting import clock_time, time_on_day
 from webapp.permissions import audit_change, case_for, me, my_actor
 from webapp.schema_form import build_fields, error_summary
 

@@ -98,6 +98,21 @@ class NetworkMember(Base):
     language: Mapped[str | None] = mapped_column(String(60))
 
 
+class ConferenceArrangement(Base):
+    """When and where the family chose to hold their conference (rearranging overwrites it)."""
+
+    __tablename__ = "conference_arrangements"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    conference_date: Mapped[date] = mapped_column(Date)
+    venue: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(120))
+    food_arranged: Mapped[bool | None] = mapped_column(Boolean)
+    interpreter_booked: Mapped[bool | None] = mapped_column(Boolean)
+    arranged_by: Mapped[str] = mapped_column(String(255))
+    arranged_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
 class FamilyPlan(Base):
     """One version of the family's plan; a revision after rejection is the next version."""
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.record.models import FamilyPlan, PlanAction, SupportPackage
+from engine.record.models import ConferenceArrangement, FamilyPlan, PlanAction, SupportPackage
 from engine.record.submission import Submission, parse_date, writes
 
 
@@ -42,6 +42,23 @@ def current_plan(session: Session, case_id: int) -> FamilyPlan | None:
         .limit(1)
     )
     return session.scalars(query).first()
+
+
+@writes("conference_arrangements")
+def _arrangements(s: Submission) -> str:
+    d = s.data
+    arrangement = s.session.get(ConferenceArrangement, s.case_id) or ConferenceArrangement(
+        case_id=s.case_id
+    )
+    arrangement.conference_date = parse_date(d["conference_date"])
+    arrangement.venue = d["venue"]
+    arrangement.language = d["language"]
+    arrangement.food_arranged = d.get("food_arranged")
+    arrangement.interpreter_booked = d.get("interpreter_booked")
+    arrangement.arranged_by = s.actor
+    arrangement.arranged_at = s.at
+    s.session.add(arrangement)
+    return f"Conference arranged for {d['conference_date']} at {d['venue']}, in {d['language']}."
 
 
 @writes("conference_record")

@@ -1,0 +1,228 @@
+"""Which reminders a case needs, worked out again after every change to it.
+
+After each engine step (and each reminder fired) ``plan_case`` compares the reminders the case
+needs now with those still waiting: it deletes waiting ones that no longer apply (the task was
+done, the conference moved, the case was cancelled) and adds new ones. Each reminder's key
+names what it is about and its moment, so planning twice adds nothing, and a reminder already
+sent is never planned again.
+
+Reminders (the moments use the service's working days; date-only events at 09:00 London):
+- ``due_soon``: an open task's due moment is ``due_soon_working_days`` away (default 1).
+- ``overdue``: at the due moment, then every working day at the same time until it is done;
+  after a stop, one late reminder, not one per day missed.
+- ``conference_soon``: two days before the conference (to the coordinator).
+- ``review_due``: ``notice_working_days`` before the plan's review date (to the coordinator).
+- ``six_month_due``: ``notice_working_days`` before the six-month outcome check.
+Escalations of missed deadlines are not planned: they are sent when the diagram raises them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from engine.calendar import WorkingCalendar
+from engine.models import Case, CaseStatus, HumanTask, TaskState
+from engine.notifications.models import Reminder
+from engine.record.models import Closure, ConferenceArrangement, FamilyPlan, Outcome
+from engine.record.plan import current_plan
+from engine.time_words import LONDON
+
+DUE_SOON = "due_soon"
+OVERDUE = "overdue"
+CONFERENCE_SOON = "conference_soon"
+REVIEW_DUE = "review_due"
+SIX_MONTH_DUE = "six_month_due"
+ESCALATION = "escalation"
+
+
+@dataclass(frozen=True)
+class ReminderPolicy:
+    """The service's reminder settings (README "Configuration")."""
+
+    due_soon_working_days: int = 1
+    notice_working_days: int = 5
+    conference_notice_days: int = 2
+    notice_hour: int = 9
+    digest_hour: int = 8
+    # Where links in emails point: the address workers open Kinflow at.
+    base_url: str = "http://127.0.0.1:5000"
+
+
+@dataclass(frozen=True)
+class Planned:
+    key: str
+    kind: str
+    due_at: datetime
+    task_id: int | None = None
+
+
+def plan_case(
+    session: Session, case: Case, calendar: WorkingCalendar, policy: ReminderPolicy, now: datetime
+) -> None:
+    """Bring the case's waiting reminders in line with what it needs now (no commit)."""
+    wanted = {p.key: p for p in needed(session, case, calendar, policy, now)}
+    waiting = session.execute(
+        select(Reminder.id, Reminder.key).where(
+            Reminder.case_id == case.id, Reminder.sent_at.is_(None)
+        )
+    ).all()
+    stale = [reminder_id for reminder_id, key in waiting if key not in wanted]
+    if stale:
+        # "still unsent" again here: a scheduler may have fired one since it was read.
+        session.execute(delete(Reminder).where(Reminder.id.in_(stale), Reminder.sent_at.is_(None)))
+    known = {key for _, key in waiting}
+    missing = [p for key, p in wanted.items() if key not in known]
+    if missing:
+        _insert_new(session, case.id, missing, now)
+
+
+def needed(
+    session: Session, case: Case, calendar: WorkingCalendar, policy: ReminderPolicy, now: datetime
+) -> list[Planned]:
+    """Every reminder the case needs from now on, sent or not (their keys tell them apart)."""
+    if case.status != CaseStatus.ACTIVE:
+        return []
+    return [
+        *_task_reminders(session, case.id, calendar, policy, now),
+        *_conference_reminder(session, case.id, policy, now),
+        *_review_reminder(session, case.id, calendar, policy, now),
+        *_six_month_reminder(session, case.id, calendar, policy, now),
+    ]
+
+
+def _task_reminders(
+    session: Session, case_id: int, calendar: WorkingCalendar, policy: ReminderPolicy, now: datetime
+) -> list[Planned]:
+    tasks = session.execute(
+        select(HumanTask.id, HumanTask.due_at, HumanTask.created_at).where(
+            HumanTask.case_id == case_id,
+            HumanTask.state == TaskState.READY,
+            HumanTask.due_at.is_not(None),
+        )
+    ).all()
+    if not tasks:
+        return []
+    last_overdue = dict(
+        session.execute(
+            select(Reminder.task_id, func.max(Reminder.due_at))
+            .where(
+                Reminder.case_id == case_id,
+                Reminder.kind == OVERDUE,
+                Reminder.sent_at.is_not(None),
+            )
+            .group_by(Reminder.task_id)
+        ).all()
+    )
+    planned = []
+    for task_id, due_at, created_at in tasks:
+        due = due_at.astimezone(LONDON)
+        soon = calendar.subtract_working_days(due, policy.due_soon_working_days)
+        if now < due_at and soon > created_at:
+            planned.append(_planned(DUE_SOON, soon, task_id=task_id))
+        overdue = _next_overdue(calendar, due, last_overdue.get(task_id), now)
+        planned.append(_planned(OVERDUE, overdue, task_id=task_id))
+    return planned
+
+
+def _next_overdue(
+    calendar: WorkingCalendar, due: datetime, last_sent: datetime | None, now: datetime
+) -> datetime:
+    """The due moment, then the same time each working day, always after the last one sent:
+    a scheduler that was stopped for days sends one late reminder, not one per day missed."""
+    if last_sent is None:
+        return due if calendar.is_working_day(due) else calendar.add_working_days(due, 1)
+    following = calendar.add_working_days(last_sent.astimezone(LONDON), 1)
+    while following <= now:
+        following = calendar.add_working_days(following, 1)
+    return following
+
+
+def _conference_reminder(
+    session: Session, case_id: int, policy: ReminderPolicy, now: datetime
+) -> list[Planned]:
+    arrangement = session.get(ConferenceArrangement, case_id)
+    if arrangement is None or _today(now) > arrangement.conference_date:
+        return []
+    held = session.scalar(select(FamilyPlan.id).where(FamilyPlan.case_id == case_id).limit(1))
+    if held is not None:
+        return []
+    day = arrangement.conference_date - timedelta(days=policy.conference_notice_days)
+    return [_planned(CONFERENCE_SOON, _at_hour(day, policy), case_id=case_id, on=day)]
+
+
+def _review_reminder(
+    session: Session, case_id: int, calendar: WorkingCalendar, policy: ReminderPolicy, now: datetime
+) -> list[Planned]:
+    plan = current_plan(session, case_id)
+    if plan is None or plan.next_review_date is None or _today(now) > plan.next_review_date:
+        return []
+    if session.get(Closure, case_id) is not None:
+        return []
+    review = _at_hour(plan.next_review_date, policy)
+    moment = calendar.subtract_working_days(review, policy.notice_working_days)
+    return [_planned(REVIEW_DUE, moment, case_id=case_id, on=plan.next_review_date)]
+
+
+def _six_month_reminder(
+    session: Session, case_id: int, calendar: WorkingCalendar, policy: ReminderPolicy, now: datetime
+) -> list[Planned]:
+    closure = session.get(Closure, case_id)
+    if closure is None:
+        return []
+    checked = session.scalar(
+        select(Outcome.id).where(Outcome.case_id == case_id, Outcome.stage == "six_month").limit(1)
+    )
+    check_day = six_month_check_day(closure.closed_at)
+    if checked is not None or _today(now) > check_day:
+        return []
+    moment = calendar.subtract_working_days(_at_hour(check_day, policy), policy.notice_working_days)
+    return [_planned(SIX_MONTH_DUE, moment, case_id=case_id, on=check_day)]
+
+
+def six_month_check_day(closed_at: datetime) -> date:
+    """The day the outcomes are checked again: six calendar months after closure."""
+    return closed_at.astimezone(LONDON).date() + relativedelta(months=6)
+
+
+def _planned(
+    kind: str,
+    moment: datetime,
+    task_id: int | None = None,
+    case_id: int | None = None,
+    on: date | None = None,
+) -> Planned:
+    subject = f"t{task_id}" if task_id is not None else f"c{case_id}:{on}"
+    moment = moment.astimezone(UTC)
+    return Planned(f"{kind}:{subject}:{moment.isoformat()}", kind, moment, task_id)
+
+
+def _at_hour(day: date, policy: ReminderPolicy) -> datetime:
+    return datetime.combine(day, time(policy.notice_hour), LONDON)
+
+
+def _today(now: datetime) -> date:
+    return now.astimezone(LONDON).date()
+
+
+def _insert_new(session: Session, case_id: int, planned: list[Planned], now: datetime) -> None:
+    """Insert, skipping any key someone else (a scheduler replanning) inserted meanwhile."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    rows = [
+        {
+            "key": p.key,
+            "kind": p.kind,
+            "case_id": case_id,
+            "task_id": p.task_id,
+            "due_at": p.due_at,
+            "created_at": now,
+        }
+        for p in planned
+    ]
+    session.execute(insert(Reminder).on_conflict_do_nothing(index_elements=["key"]), rows)
