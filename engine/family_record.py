@@ -24,6 +24,7 @@ from engine.errors import KinflowError
 from engine.models import Case, CaseEvent, CaseStatus, HumanTask, TaskState
 from engine.record.models import (
     Closure,
+    ConferenceArrangement,
     FamilyPlan,
     NetworkMember,
     Outcome,
@@ -71,6 +72,7 @@ class FamilyRecord:
     referral: Referral | None
     people: tuple[Person, ...]  # in the order the referral named them
     network: tuple[NetworkMember, ...]  # in the order the coordinator listed them
+    conference: ConferenceArrangement | None
     plans: tuple[FamilyPlan, ...]  # every version, the current one first
     current_plan: FamilyPlan | None
     reviews: tuple[Review, ...]
@@ -138,7 +140,7 @@ def _progress(action: PlanAction, said: dict[str, Any] | None, today: date) -> A
 
 
 def family_record(session: Session, case_id: int) -> FamilyRecord:
-    """The record of one case, read fresh (eleven queries, whatever its size)."""
+    """The record of one case, read fresh (twelve queries, whatever its size)."""
 
     def rows(model: Any, *order: Any) -> tuple[Any, ...]:
         query = select(model).where(model.case_id == case_id).order_by(*order)
@@ -156,6 +158,7 @@ def family_record(session: Session, case_id: int) -> FamilyRecord:
         referral=session.get(Referral, case_id, populate_existing=True),
         people=rows(Person, Person.id),
         network=rows(NetworkMember, NetworkMember.id),
+        conference=session.get(ConferenceArrangement, case_id, populate_existing=True),
         plans=plans,
         current_plan=plans[0] if plans else None,
         reviews=rows(Review, Review.held_on.desc(), Review.id.desc()),

@@ -68,6 +68,15 @@ def test_the_referrer_sees_the_family_its_people_and_the_chronology(app, client)
         assert f'href="#{section}"' in html and f'id="{section}"' in html
 
 
+def test_before_the_conference_its_date_and_place_are_on_the_case_page(app, client):
+    case_id = family_at(app, "Ashdown", "record_conference")
+    login(client, "casey.coordinator")
+    html = page_of(client, case_id)
+    assert "No plan yet" in html
+    arranged = "arranged for Monday 20 April 2026 at Marsh Farm community centre, in English."
+    assert f"The conference is {arranged}" in html
+
+
 def test_the_chronology_is_newest_first_and_can_show_one_kind(app, client):
     case_id = open_case(app)
     login(client, "casey.coordinator")
@@ -253,7 +262,7 @@ def test_the_record_loads_in_the_same_few_queries_however_big_the_case(
 
     few, empty = queries_for(small.id)
     many, full = queries_for(big.id)
-    assert few <= many <= 11  # only the plan actions' query is skipped when there is no plan
+    assert few <= many <= 12  # only the plan actions' query is skipped when there is no plan
     assert empty.referral is None and empty.current_plan is None
     assert [p.version for p in full.plans] == [2, 1]
     assert full.current_plan is full.plans[0]

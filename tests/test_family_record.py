@@ -402,7 +402,7 @@ def test_a_family_helped_to_closure_is_on_record_from_referral_to_the_six_month_
         "casey.coordinator completed 'Hold the baseline meeting'.",
         "Whole-family assessment recorded by lee.practitioner for 2 people.",
         "Network prepared by casey.coordinator: 2 named, 2 contacted, 1 taking part.",
-        "casey.coordinator completed 'Arrange the conference'.",
+        "Conference arranged for 2026-04-20 at Marsh Farm community centre, in English.",
         "Family plan accepted by riley.referrer.",
         "Plan circulated to Jo Ashdown, Nan Ashdown.",
         "Support package of £350.00 requested by casey.coordinator.",
@@ -636,7 +636,7 @@ def test_with_no_network_the_family_is_linked_to_a_hub_and_still_has_a_conferenc
     assert steps[6:9] == [
         "casey.coordinator found no family network; the family will be linked to a Family Hub.",
         "casey.coordinator completed 'Link the family to a Family Hub'.",
-        "casey.coordinator completed 'Arrange the conference'.",
+        "Conference arranged for 2026-04-20 at Marsh Farm community centre, in English.",
     ]
     assert steps[9].startswith(
         "Conference held on 2026-04-20: the family agreed a plan with 1 action"

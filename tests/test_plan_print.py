@@ -68,6 +68,7 @@ def in_memory_record(
         referral=referral,
         people=people,
         network=(),
+        conference=None,
         plans=(plan,) if plan else (),
         current_plan=plan,
         reviews=reviews,

@@ -216,6 +216,7 @@ def _case_schemas() -> dict[str, Schema]:
         {
             "case": ref("CaseSummary"),
             "referral": nullable(ref("Referral")),
+            "conference": nullable(ref("ConferenceArrangement")),
             **lists,
             "plan": nullable(ref("CurrentPlan")),
             "closure": nullable(ref("Closure")),

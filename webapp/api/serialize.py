@@ -20,6 +20,7 @@ from engine.models import Base, Case, CaseEvent, HumanTask, TaskState
 from engine.queries import list_tasks
 from engine.record.models import (
     Closure,
+    ConferenceArrangement,
     FamilyPlan,
     NetworkMember,
     Outcome,
@@ -150,6 +151,7 @@ def record_json(session: Session, case: Case) -> dict[str, Any]:
     document: dict[str, Any] = {
         "case": case_json(session, case),
         "referral": row_json(record.referral) if record.referral is not None else None,
+        "conference": row_json(record.conference) if record.conference is not None else None,
     }
     for name in RECORD_LISTS:
         document[name] = [row_json(r) for r in sorted(lists[name], key=lambda r: r.id)]
@@ -169,6 +171,7 @@ def plan_json(plan: FamilyPlan | None) -> dict[str, Any] | None:
 # Every record table the API shows, for the schemas.
 RECORD_MODELS: tuple[type[Base], ...] = (
     Referral,
+    ConferenceArrangement,
     *RECORD_LISTS.values(),
     FamilyPlan,
     PlanAction,
