@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry, relationship
@@ -123,6 +125,8 @@ class Case(Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     next_wake_at: Mapped[datetime | None] = mapped_column()
     error: Mapped[str | None] = mapped_column(Text)
+    # A process owner chose to leave the case on its version for good: migration skips it.
+    stays_on_version: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     # Versions are immutable and cached by the runtime; never load one per case row.
     version: Mapped[ProcessVersion] = relationship(lazy="raise")
