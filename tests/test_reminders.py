@@ -138,6 +138,17 @@ def test_a_task_is_reminded_a_working_day_before_then_daily_once_overdue_until_d
     assert session.scalars(ack_left).all() == []
 
 
+def test_after_a_stop_past_the_deadline_only_overdue_is_sent_not_due_soon(
+    session, runtime, pathway, staff, desk, frozen_clock
+):
+    case = submitted(runtime, session, pathway)
+    frozen_clock.set(at("2026-03-05", 10))  # nothing ran on the 3rd or the 4th
+    desk.fire_due()
+    assert told(session, "morgan.manager") == [
+        f"Overdue: Acknowledge the referral (case {case.id})"
+    ]
+
+
 @pytest.mark.parametrize(
     ("submitted_at", "due", "due_soon", "second_overdue"),
     [

@@ -126,3 +126,12 @@ def latest(session):
     from engine.deploy import latest_version
 
     return latest_version(session, "fgc_pathway")
+
+
+def test_the_scheduler_command_names_a_bad_smtp_setting(app, monkeypatch):
+    monkeypatch.setenv("KINFLOW_SMTP_HOST", "mail.example.org")
+    monkeypatch.setenv("KINFLOW_SMTP_PORT", "twenty-five")
+    done = app.test_cli_runner().invoke(args=["scheduler"])
+    assert done.exit_code == 1
+    assert "KINFLOW_SMTP_PORT must be a port number (1 to 65535), not 'twenty-five'." in done.output
+    assert "Traceback" not in done.output

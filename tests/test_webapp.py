@@ -66,3 +66,17 @@ def test_working_days_follow_the_configured_region(db_url):
     # 2 January 2027 is a Saturday; Scotland's 2 January holiday moves to Monday 4 January.
     assert england.add_working_days(new_year, 1).day == 4
     assert scotland.add_working_days(new_year, 1).day == 5
+
+
+def test_reminder_settings_come_from_the_environment_and_bad_ones_are_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("KINFLOW_DATABASE_URL", f"sqlite:///{tmp_path}/settings.db")
+    monkeypatch.setenv("KINFLOW_DUE_SOON_WORKING_DAYS", "2")
+    monkeypatch.setenv("KINFLOW_BASE_URL", "https://kinflow.example.org/")
+    policy = create_app({"SECRET_KEY": "t"}).extensions["kinflow_runtime"].reminders
+    assert (policy.due_soon_working_days, policy.base_url) == (2, "https://kinflow.example.org")
+    monkeypatch.setenv("KINFLOW_DIGEST_HOUR", "25")
+    with pytest.raises(RuntimeError, match="KINFLOW_DIGEST_HOUR must be an hour of the day"):
+        create_app({"SECRET_KEY": "t"})
+    monkeypatch.setenv("KINFLOW_NOTICE_WORKING_DAYS", "a week")
+    with pytest.raises(RuntimeError, match="KINFLOW_NOTICE_WORKING_DAYS must be a whole number"):
+        create_app({"SECRET_KEY": "t"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from flask import Flask
 from engine import clock
 from engine.calendar import WorkingCalendar
 from engine.db import normalize_url, tune
+from engine.notifications.planning import ReminderPolicy
 from engine.runtime import Runtime
 from webapp.extensions import csrf, db
 
@@ -34,7 +36,29 @@ def _settings_from_environment(instance_path: str) -> dict[str, Any]:
         "KINFLOW_HOLIDAY_REGION": env.get("KINFLOW_HOLIDAY_REGION", "GB-ENG"),
         "KINFLOW_SESSION_MINUTES": int(env.get("KINFLOW_SESSION_MINUTES", "120")),
         "KINFLOW_SCHEDULER_IN_APP": env.get("KINFLOW_SCHEDULER_IN_APP", "0") == "1",
+        "KINFLOW_BASE_URL": env.get("KINFLOW_BASE_URL", "http://127.0.0.1:5000"),
+        "KINFLOW_DUE_SOON_WORKING_DAYS": _whole_number(env, "KINFLOW_DUE_SOON_WORKING_DAYS", 1),
+        "KINFLOW_NOTICE_WORKING_DAYS": _whole_number(env, "KINFLOW_NOTICE_WORKING_DAYS", 5),
+        "KINFLOW_DIGEST_HOUR": _whole_number(env, "KINFLOW_DIGEST_HOUR", 8),
     }
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, str(default))
+    if not value.isdigit():
+        raise RuntimeError(f"{name} must be a whole number of 0 or more, not {value!r}.")
+    return int(value)
+
+
+def _reminder_policy(config: Mapping[str, Any]) -> ReminderPolicy:
+    if not 0 <= config["KINFLOW_DIGEST_HOUR"] <= 23:
+        raise RuntimeError("KINFLOW_DIGEST_HOUR must be an hour of the day, 0 to 23.")
+    return ReminderPolicy(
+        due_soon_working_days=config["KINFLOW_DUE_SOON_WORKING_DAYS"],
+        notice_working_days=config["KINFLOW_NOTICE_WORKING_DAYS"],
+        digest_hour=config["KINFLOW_DIGEST_HOUR"],
+        base_url=config["KINFLOW_BASE_URL"].rstrip("/"),
+    )
 
 
 def _session_settings(config: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +108,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     clock.install()
     country, _, region = app.config["KINFLOW_HOLIDAY_REGION"].partition("-")
     calendar = WorkingCalendar(country, region or None)
-    app.extensions["kinflow_runtime"] = Runtime(calendar)
+    app.extensions["kinflow_runtime"] = Runtime(calendar, reminders=_reminder_policy(app.config))
 
     from webapp import (
         account,
@@ -101,6 +125,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         home,
         inbox,
         navigation,
+        notifications,
         referrals,
         tasks,
     )
@@ -111,6 +136,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     formatting.init_app(app)
     for area in (auth, home, inbox, tasks, referrals, cases, board, admin, audit_log, account):
         app.register_blueprint(area.bp)
+    app.register_blueprint(notifications.bp)
     app.register_blueprint(assets.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # the API takes only bearer tokens, never the session cookie

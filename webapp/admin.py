@@ -15,9 +15,10 @@ from werkzeug.wrappers import Response
 
 from engine import administration as accounts
 from engine.errors import ConcurrentChange, KinflowError
+from engine.notifications import outbox as email_outbox
 from engine.roles import ADMIN, ROLE_DUTIES, ROLE_NAMES, ROLES
 from webapp.extensions import db
-from webapp.permissions import me
+from webapp.permissions import audit_change, me, requires_roles
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -275,3 +276,43 @@ def teams() -> str | Response | tuple[str, int]:
         "admin/teams.html", teams=accounts.list_teams(db.session()), error=error, name=name
     )
     return (page, 422) if error else page
+
+
+OUTBOX_LIMIT = 200
+
+
+@bp.get("/outbox")
+@requires_roles(ADMIN)
+def outbox() -> tuple[str, int]:
+    """Emails waiting, sent and failed; subjects carry no personal data, so admins may read them."""
+    session = db.session()
+    status = request.args.get("status") or None
+    problem = None
+    if status is not None and status not in email_outbox.STATUSES:
+        problem, status = "Status: choose pending, sent or failed.", None
+    page = render_template(
+        "admin/outbox.html",
+        counts=email_outbox.counts(session),
+        messages=email_outbox.list_messages(session, status, OUTBOX_LIMIT),
+        status=status,
+        statuses=email_outbox.STATUSES,
+        problem=problem,
+        limit=OUTBOX_LIMIT,
+    )
+    return page, 400 if problem else 200
+
+
+@bp.post("/outbox/<int:message_id>/retry")
+@requires_roles(ADMIN)
+def retry_email(message_id: int) -> Response:
+    try:
+        message = email_outbox.retry(db.session(), message_id)
+    except KinflowError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        audit_change(None, "admin_retry_email", f"outbox message {message.id}")
+        flash(f"The email to {message.to_address} will be sent again shortly.", "success")
+    status = request.form.get("status")
+    kept = status if status in email_outbox.STATUSES else None
+    return redirect(url_for("admin.outbox", status=kept))

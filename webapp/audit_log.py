@@ -50,6 +50,10 @@ ACTION_LABELS = {
     "admin_unlock_user": "Unlocked a user",
     "admin_reset_password": "Set a user's password",
     "admin_create_team": "Added a team",
+    "admin_retry_email": "Sent an email again",
+    "set_email_preference": "Changed their email preference",
+    "deploy_version": "Deployed a process version",
+    "migrate_case": "Moved a case to a new version",
 }
 
 

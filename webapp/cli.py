@@ -236,8 +236,15 @@ def scheduler_command() -> None:
     from engine.scheduler import run_forever
     from webapp.scheduling import scheduler_for
 
-    click.echo("Scheduler running: it fires timers as they fall due. Ctrl-C stops it.")
-    run_forever(scheduler_for(current_app))
+    try:
+        scheduler = scheduler_for(current_app)
+    except KinflowError as exc:  # a bad KINFLOW_SMTP_* setting, named in the message
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        "Scheduler running: it fires timers and reminders as they fall due and sends email. "
+        "Ctrl-C stops it."
+    )
+    run_forever(scheduler)
 
 
 # The commands are plain click commands (wrapped in an app context where they need one), so

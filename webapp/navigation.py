@@ -18,6 +18,7 @@ _AREAS: tuple[tuple[str, str, frozenset[str] | None], ...] = (
     ("board.index", "Conference board", frozenset({COORDINATOR, FGC_MANAGER})),
     ("audit_log.index", "Audit log", frozenset({FGC_MANAGER, ADMIN})),
     ("admin.users", "Users", frozenset({ADMIN})),
+    ("admin.outbox", "Email outbox", frozenset({ADMIN})),
     ("account.tokens", "API tokens", None),
 )
 
@@ -33,16 +34,26 @@ def main_nav() -> list[NavItem]:
     if not current_user.is_authenticated:
         return []
     roles = set(current_user.roles)
+    # A page that is itself a menu entry is current alone; any other page belongs to the
+    # first entry of its blueprint (the admin's teams page is under "Users", not "Email outbox").
+    exact = any(request.endpoint == endpoint for endpoint, _, _ in _AREAS)
+    claimed: set[str] = set()
     items = []
     for endpoint, label, needs in _AREAS:
+        blueprint = endpoint.split(".", 1)[0]
+        first = blueprint not in claimed
+        claimed.add(blueprint)
         if needs is not None and not roles & needs:
             continue
         try:
             url = url_for(endpoint)
         except BuildError:  # an area this app does not have yet
             continue
-        blueprint = endpoint.split(".", 1)[0]
-        items.append(NavItem(label, url, request.blueprint == blueprint))
+        if exact:
+            current = request.endpoint == endpoint
+        else:
+            current = first and request.blueprint == blueprint
+        items.append(NavItem(label, url, current))
     return items
 
 

@@ -157,6 +157,15 @@ class ReminderDesk:
         now = clock.now()
         with self.sessions() as session:
             begin_write(session)
+            # The case row first, as every engine step takes it before planning: two planners
+            # of one case (a timer and a reminder falling due together) then run one after the
+            # other instead of deleting each other's new reminders (SQLite's writers are
+            # serial anyway).
+            case_id = session.scalar(select(Reminder.case_id).where(Reminder.id == reminder_id))
+            if case_id is None:
+                session.rollback()
+                return False
+            session.execute(select(Case.id).where(Case.id == case_id).with_for_update())
             claimed = session.execute(
                 update(Reminder)
                 .where(
@@ -172,7 +181,7 @@ class ReminderDesk:
             reminder = session.get(Reminder, reminder_id)
             case = session.get(Case, reminder.case_id)
             if case is not None and case.status == CaseStatus.ACTIVE:
-                notice = _notice_for(session, reminder, self.policy)
+                notice = _notice_for(session, reminder, self.policy, now)
                 if notice is not None:
                     users = _recipients(session, reminder, case)
                     notify(session, users, notice, self.policy, now, reminder_id=reminder.id)
@@ -187,13 +196,17 @@ class ReminderDesk:
         return sum(self.fire(rid) for rid in due)
 
 
-def _notice_for(session: Session, reminder: Reminder, policy: ReminderPolicy) -> Notice | None:
+def _notice_for(
+    session: Session, reminder: Reminder, policy: ReminderPolicy, now: datetime
+) -> Notice | None:
     """The words for a reminder, or None when what it was about no longer needs it."""
     case_id = reminder.case_id
     if reminder.kind in (DUE_SOON, OVERDUE):
         task = session.get(HumanTask, reminder.task_id)
         if task is None or task.state != TaskState.READY or task.due_at is None:
             return None
+        if reminder.kind == DUE_SOON and task.due_at <= now:
+            return None  # too late for "soon" (no scheduler ran): "overdue" says it
         due = day_and_time(task.due_at)
         if reminder.kind == DUE_SOON:
             title = f"Due soon: {task.title} (case {case_id})"

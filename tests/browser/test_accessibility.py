@@ -161,6 +161,8 @@ def test_the_keyboard_reaches_the_skip_link_then_the_menu_with_a_visible_focus(p
         "API tokens",
     ]
     page.keyboard.press("Tab")
+    assert focused(page)["text"].startswith("Notifications")
+    page.keyboard.press("Tab")
     assert focused(page)["text"] == "Sign out"
 
     # The skip link takes keyboard users past the menu, into the page.
