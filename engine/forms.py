@@ -29,6 +29,8 @@ def parse_form(text: str | bytes) -> tuple[dict[str, Any] | None, list[str]]:
         schema = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         return None, [f"is not valid JSON ({exc})"]
+    except RecursionError:
+        return None, ["is nested too deeply to read (a form needs only a few levels)"]
     problems = schema_problems(schema)
     return (schema if not problems else None), problems
 

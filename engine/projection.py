@@ -84,7 +84,7 @@ def sync_tasks(
     ready = {str(t.id): t for t in ready_user_tasks(workflow)}
     now = clock.now()
     created = [
-        _new_row(case_id, task, _settings_for(settings, task), now, resolve)
+        new_task_row(case_id, task, task_settings(settings, task), now, resolve)
         for spiff_id, task in ready.items()
         if spiff_id not in ready_before
     ]
@@ -115,7 +115,7 @@ def sync_tasks(
     return TaskChanges(created, cancelled)
 
 
-def _settings_for(settings: dict[str, dict[str, Any]], task: Task) -> dict[str, Any]:
+def task_settings(settings: dict[str, dict[str, Any]], task: Task) -> dict[str, Any]:
     """A user task's deploy-time settings; tasks of embedded sub-processes sit under their
     enclosing process, so fall back to a search by element id."""
     element = task.task_spec.bpmn_id
@@ -125,7 +125,7 @@ def _settings_for(settings: dict[str, dict[str, Any]], task: Task) -> dict[str, 
     return found
 
 
-def _new_row(
+def new_task_row(
     case_id: int,
     task: Task,
     props: dict[str, Any],

@@ -127,10 +127,10 @@ class Runtime:
             log = EventLog(case.id)
             log.add(actor.username, "case_started", f"Case started ({version.name}).")
             self._run(workflow)
-            missed = self._drain_events(workflow, log)
+            missed = self.drain_events(workflow, log)
             self.store.save(session, case, runnable, workflow, set(), log, actor.username)
             log.write(session)
-            self._remind(session, case, missed)
+            self.remind(session, case, missed)
         self.store.keep(case, workflow)
         return case
 
@@ -296,7 +296,7 @@ class Runtime:
         before = ready_ids(workflow) - {settled_task}  # a settled task is not "gone" below
         with _one_transaction(session):
             result = mutate(workflow)
-            missed = self._drain_events(workflow, log)
+            missed = self.drain_events(workflow, log)
             # What the step led to (tasks now waiting, the case completed) reads after what
             # the actor did, so it is logged separately and appended last.
             consequences = EventLog(case.id)
@@ -307,7 +307,7 @@ class Runtime:
                 record(workflow)
             log.entries += consequences.entries
             log.write(session)
-            self._remind(session, case, missed)
+            self.remind(session, case, missed)
         self.store.keep(case, workflow)
         return result
 
@@ -315,7 +315,7 @@ class Runtime:
         workflow.refresh_timers()
         workflow.do_engine_steps()
 
-    def _remind(self, session: Session, case: Case, missed: list[str]) -> None:
+    def remind(self, session: Session, case: Case, missed: list[str]) -> None:
         """Plan the case's reminders and tell its managers of missed deadlines, in the same
         transaction as the change (architecture decision 4)."""
         now = clock.now()
@@ -323,7 +323,7 @@ class Runtime:
             escalate(session, case, what, self.reminders, now)
         plan_case(session, case, self.calendar, self.reminders, now)
 
-    def _drain_events(self, workflow: BpmnWorkflow, log: EventLog) -> list[str]:
+    def drain_events(self, workflow: BpmnWorkflow, log: EventLog) -> list[str]:
         """Record events no diagram element caught (SLA escalations), so they neither pile up
         in the saved state nor go unnoticed; returns the deadlines missed."""
         missed = []

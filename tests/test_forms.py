@@ -744,3 +744,11 @@ def test_choices_and_ticks_are_explained_in_words():
     assert errors["consent_given"] == "This must be ticked."
     assert "Urgent" in errors["urgency"] or "urgent" in errors["urgency"]
     assert "routine" not in errors["urgency"].split(": ")[1].split(", ")
+
+
+def test_a_form_nested_beyond_reading_is_refused_with_a_reason_not_a_crash():
+    from engine.forms import parse_form
+
+    schema, problems = parse_form("[" * 50_000)
+    assert schema is None
+    assert problems == ["is nested too deeply to read (a form needs only a few levels)"]

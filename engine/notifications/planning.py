@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -31,7 +31,6 @@ from engine.calendar import WorkingCalendar
 from engine.models import Case, CaseStatus, HumanTask, TaskState
 from engine.notifications.models import Reminder
 from engine.record.models import Closure, ConferenceArrangement, FamilyPlan, Outcome
-from engine.record.plan import current_plan
 from engine.time_words import LONDON
 
 DUE_SOON = "due_soon"
@@ -67,12 +66,9 @@ def plan_case(
     session: Session, case: Case, calendar: WorkingCalendar, policy: ReminderPolicy, now: datetime
 ) -> None:
     """Bring the case's waiting reminders in line with what it needs now (no commit)."""
+    session.flush()  # what the step's record writers added, for the reads below
     wanted = {p.key: p for p in needed(session, case, calendar, policy, now)}
-    waiting = session.execute(
-        select(Reminder.id, Reminder.key).where(
-            Reminder.case_id == case.id, Reminder.sent_at.is_(None)
-        )
-    ).all()
+    waiting = session.connection().execute(_WAITING, {"case_id": case.id}).all()
     stale = [reminder_id for reminder_id, key in waiting if key not in wanted]
     if stale:
         # "still unsent" again here: a scheduler may have fired one since it was read.
@@ -91,34 +87,31 @@ def needed(
         return []
     return [
         *_task_reminders(session, case.id, calendar, policy, now),
-        *_conference_reminder(session, case.id, policy, now),
-        *_review_reminder(session, case.id, calendar, policy, now),
-        *_six_month_reminder(session, case.id, calendar, policy, now),
+        *_case_reminders(session, case.id, calendar, policy, now),
     ]
 
 
 def _task_reminders(
     session: Session, case_id: int, calendar: WorkingCalendar, policy: ReminderPolicy, now: datetime
 ) -> list[Planned]:
-    tasks = session.execute(
-        select(HumanTask.id, HumanTask.due_at, HumanTask.created_at).where(
-            HumanTask.case_id == case_id,
-            HumanTask.state == TaskState.READY,
-            HumanTask.due_at.is_not(None),
-        )
-    ).all()
+    tasks = session.connection().execute(_OPEN_TASKS, {"case_id": case_id}).all()
     if not tasks:
         return []
-    last_overdue = dict(
-        session.execute(
-            select(Reminder.task_id, func.max(Reminder.due_at))
-            .where(
-                Reminder.case_id == case_id,
-                Reminder.kind == OVERDUE,
-                Reminder.sent_at.is_not(None),
-            )
-            .group_by(Reminder.task_id)
-        ).all()
+    # A sent overdue reminder exists only for a task already past its due moment.
+    last_overdue = (
+        {}
+        if all(due_at > now for _, due_at, _ in tasks)
+        else dict(
+            session.execute(
+                select(Reminder.task_id, func.max(Reminder.due_at))
+                .where(
+                    Reminder.case_id == case_id,
+                    Reminder.kind == OVERDUE,
+                    Reminder.sent_at.is_not(None),
+                )
+                .group_by(Reminder.task_id)
+            ).all()
+        )
     )
     planned = []
     for task_id, due_at, created_at in tasks:
@@ -144,51 +137,71 @@ def _next_overdue(
     return following
 
 
-def _conference_reminder(
-    session: Session, case_id: int, policy: ReminderPolicy, now: datetime
-) -> list[Planned]:
-    arrangement = session.get(ConferenceArrangement, case_id)
-    if arrangement is None or _today(now) > arrangement.conference_date:
-        return []
-    held = session.scalar(select(FamilyPlan.id).where(FamilyPlan.case_id == case_id).limit(1))
-    if held is not None:
-        return []
-    day = arrangement.conference_date - timedelta(days=policy.conference_notice_days)
-    return [_planned(CONFERENCE_SOON, _at_hour(day, policy), case_id=case_id, on=day)]
-
-
-def _review_reminder(
+def _case_reminders(
     session: Session, case_id: int, calendar: WorkingCalendar, policy: ReminderPolicy, now: datetime
 ) -> list[Planned]:
-    plan = current_plan(session, case_id)
-    if plan is None or plan.next_review_date is None or _today(now) > plan.next_review_date:
-        return []
-    if session.get(Closure, case_id) is not None:
-        return []
-    review = _at_hour(plan.next_review_date, policy)
-    moment = calendar.subtract_working_days(review, policy.notice_working_days)
-    return [_planned(REVIEW_DUE, moment, case_id=case_id, on=plan.next_review_date)]
-
-
-def _six_month_reminder(
-    session: Session, case_id: int, calendar: WorkingCalendar, policy: ReminderPolicy, now: datetime
-) -> list[Planned]:
-    closure = session.get(Closure, case_id)
-    if closure is None:
-        return []
-    checked = session.scalar(
-        select(Outcome.id).where(Outcome.case_id == case_id, Outcome.stage == "six_month").limit(1)
-    )
-    check_day = six_month_check_day(closure.closed_at)
-    if checked is not None or _today(now) > check_day:
-        return []
-    moment = calendar.subtract_working_days(_at_hour(check_day, policy), policy.notice_working_days)
-    return [_planned(SIX_MONTH_DUE, moment, case_id=case_id, on=check_day)]
+    """Conference soon, review due and six-month check due, from one query of the record."""
+    facts = session.connection().execute(_RECORD_FACTS, {"case_id": case_id}).one()
+    conference_on, has_plan, review_on, closed_at, checked = facts
+    today = _today(now)
+    planned = []
+    if conference_on is not None and not has_plan and today <= conference_on:
+        day = conference_on - timedelta(days=policy.conference_notice_days)
+        planned.append(_planned(CONFERENCE_SOON, _at_hour(day, policy), case_id=case_id, on=day))
+    if review_on is not None and closed_at is None and today <= review_on:
+        before = calendar.subtract_working_days(
+            _at_hour(review_on, policy), policy.notice_working_days
+        )
+        planned.append(_planned(REVIEW_DUE, before, case_id=case_id, on=review_on))
+    if closed_at is not None and not checked:
+        check_day = six_month_check_day(closed_at)
+        if today <= check_day:
+            at = _at_hour(check_day, policy)
+            before = calendar.subtract_working_days(at, policy.notice_working_days)
+            planned.append(_planned(SIX_MONTH_DUE, before, case_id=case_id, on=check_day))
+    return planned
 
 
 def six_month_check_day(closed_at: datetime) -> date:
     """The day the outcomes are checked again: six calendar months after closure."""
     return closed_at.astimezone(LONDON).date() + relativedelta(months=6)
+
+
+# The reads run after every engine step: prebuilt Core statements, as in engine/case_store.py,
+# because building them through the ORM each time cost more than running them.
+_CASE = bindparam("case_id")
+_tasks, _reminders = HumanTask.__table__, Reminder.__table__
+_OPEN_TASKS = select(_tasks.c.id, _tasks.c.due_at, _tasks.c.created_at).where(
+    _tasks.c.case_id == _CASE, _tasks.c.state == TaskState.READY, _tasks.c.due_at.is_not(None)
+)
+_LAST_OVERDUE = (
+    select(_reminders.c.task_id, func.max(_reminders.c.due_at))
+    .where(
+        _reminders.c.case_id == _CASE,
+        _reminders.c.kind == OVERDUE,
+        _reminders.c.sent_at.is_not(None),
+    )
+    .group_by(_reminders.c.task_id)
+)
+_WAITING = select(_reminders.c.id, _reminders.c.key).where(
+    _reminders.c.case_id == _CASE, _reminders.c.sent_at.is_(None)
+)
+_plans = FamilyPlan.__table__
+_RECORD_FACTS = select(
+    select(ConferenceArrangement.__table__.c.conference_date)
+    .where(ConferenceArrangement.__table__.c.case_id == _CASE)
+    .scalar_subquery(),
+    exists().where(_plans.c.case_id == _CASE),
+    select(_plans.c.next_review_date)
+    .where(_plans.c.case_id == _CASE)
+    .order_by(_plans.c.version.desc())
+    .limit(1)
+    .scalar_subquery(),
+    select(Closure.__table__.c.closed_at)
+    .where(Closure.__table__.c.case_id == _CASE)
+    .scalar_subquery(),
+    exists().where(Outcome.__table__.c.case_id == _CASE, Outcome.__table__.c.stage == "six_month"),
+)
 
 
 def _planned(
