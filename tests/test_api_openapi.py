@@ -100,6 +100,12 @@ def hand_picked(record: dict) -> dict[tuple[str, str], list[dict]]:
     task_ids = {"task_id": task["id"]}
     return {
         ("GET", "/tasks"): [{"query": {"scope": "all"}}, {"query": {"due": "week", "limit": 5}}],
+        ("POST", "/versions/validate"): [{}],
+        ("GET", "/versions"): [{}],
+        ("POST", "/versions"): [{}],
+        ("POST", "/versions/{version_id}/migrate"): [
+            {"path_parameters": {"version_id": 1}, "body": {"dry_run": True}}
+        ],
         ("GET", "/tasks/{task_id}"): [{"path_parameters": task_ids}],
         ("POST", "/tasks/{task_id}/claim"): [{"path_parameters": task_ids}] * 2,
         ("POST", "/tasks/{task_id}/complete"): [

@@ -65,6 +65,9 @@ EVENT_KINDS = {
     "case_started": "Case started",
     "case_completed": "Case finished",
     "case_cancelled": "Case cancelled",
+    "case_migrated": "Moved to a new version",
+    "kept_on_version": "Kept on its version",
+    "released_from_version": "Released to move versions",
 }
 
 

@@ -16,6 +16,7 @@ from webapp.api.forms import latest_form
 from webapp.api.messages import NAME_PATTERN
 from webapp.api.schemas import QUERY_ENUMS, Schema, component_schemas, ref
 from webapp.api.tasks import DEFAULT_PAGE, MAX_OFFSET
+from webapp.api.versions import MAX_UPLOAD_MB
 
 _INTRO = """\
 Kinflow's API for other council systems. Every call but this document needs a personal API
@@ -75,6 +76,7 @@ def _error_responses() -> dict[str, Any]:
         "NotFound": _json(error, "No such thing, or nothing you may see."),
         "Conflict": _json(error, "The task or case has moved on: already done or changed."),
         "Unprocessable": _json(ref("FormError"), "The data does not fit the form."),
+        "TooLarge": _json(ref("Error"), f"The upload is larger than {MAX_UPLOAD_MB} MB."),
     }
 
 
@@ -85,6 +87,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         403: "Forbidden",
         404: "NotFound",
         409: "Conflict",
+        413: "TooLarge",
         422: "Unprocessable",
     }
     return {str(code): {"$ref": f"#/components/responses/{names[code]}"} for code in codes}
@@ -105,6 +108,7 @@ def _parameters() -> dict[str, Any]:
     return {
         "TaskId": path("task_id", identifier, 1, "A task's id."),
         "CaseId": path("case_id", identifier, 1, "A case's id."),
+        "VersionId": path("version_id", identifier, 1, "A process version's id."),
         "FormKey": path(
             "key",
             {"type": "string", "pattern": FORM_KEY_PATTERN.pattern},
@@ -184,7 +188,7 @@ def _paths() -> dict[str, Any]:
             }
         },
     }
-    return _task_paths() | _case_paths() | public
+    return _task_paths() | _case_paths() | _version_paths() | public
 
 
 def _task_paths() -> dict[str, Any]:
@@ -276,6 +280,57 @@ def _case_paths() -> dict[str, Any]:
                     {"concern": "Bruising seen at school on Monday."},
                 ),
                 "responses": {"200": case_record} | _errors(400, 401, 404, 409, 422),
+            }
+        },
+    }
+
+
+def _version_paths() -> dict[str, Any]:
+    upload = {
+        "required": True,
+        "description": "Every file the process needs, as multipart parts (see Upload), at "
+        f"most {MAX_UPLOAD_MB} MB in all.",
+        "content": {"multipart/form-data": {"schema": ref("Upload")}},
+    }
+    owners = "process_owner only."
+    return {
+        "/versions/validate": {
+            "post": {
+                "operationId": "validateVersion",
+                "summary": "Check diagrams and forms as `kinflow validate` does; any role. "
+                "Answers 200 with the problems for any upload, however malformed.",
+                "requestBody": upload,
+                "responses": {"200": _json(ref("Validation"), "ok, or every problem.")}
+                | _errors(401, 413),
+            }
+        },
+        "/versions": {
+            "get": {
+                "operationId": "listVersions",
+                "summary": "The deployed process versions, with their running cases.",
+                "responses": {"200": _json(ref("VersionList"), "Every version.")} | _errors(401),
+            },
+            "post": {
+                "operationId": "deployVersion",
+                "summary": f"Validate and deploy a new version of each entry process; {owners}",
+                "requestBody": upload,
+                "responses": {
+                    "201": _json(ref("Deployment"), "New versions were created."),
+                    "200": _json(ref("Deployment"), "Identical files were already deployed."),
+                    "422": _json(ref("DeployRefused"), "The files have problems."),
+                }
+                | _errors(401, 403, 409, 413),
+            },
+        },
+        "/versions/{version_id}/migrate": {
+            "post": {
+                "operationId": "migrateCases",
+                "summary": "Move running cases of older versions to this one, each in its own "
+                f"transaction; dry_run says what would happen. {owners}",
+                "parameters": [_param("VersionId")],
+                "requestBody": _body(ref("MigrationRequest"), "Which cases, and whether to try."),
+                "responses": {"200": _json(ref("Migration"), "Each case's outcome.")}
+                | _errors(400, 401, 403, 404, 422),
             }
         },
     }

@@ -252,6 +252,90 @@ def _case_schemas() -> dict[str, Schema]:
     }
 
 
+def _version_schemas() -> dict[str, Schema]:
+    problem = _obj(
+        {
+            "file": _TEXT | {"description": "The file, or (upload) for the request itself."},
+            "element": nullable(_TEXT) | {"description": "The element id, when known."},
+            "line": nullable(_INT),
+            "message": _TEXT,
+        },
+        "One reason the files cannot be deployed.",
+    )
+    version = _obj(
+        {
+            "id": _INT,
+            "process_id": _TEXT,
+            "name": _TEXT,
+            "version": _INT,
+            "deployed_at": _MOMENT,
+            "deployed_by": _TEXT,
+            "running_cases": _INT | {"description": "Cases running on this version."},
+        },
+        "One deployed, immutable version of a process.",
+    )
+    deployed = {
+        "allOf": [ref("ProcessVersion"), _obj({"created": _BOOL})],
+        "description": "created is false when identical files were already deployed.",
+    }
+    refused = {
+        "allOf": [
+            ref("Error"),
+            _obj({"ok": {"const": False}, "problems": {"type": "array", "items": ref("Problem")}}),
+        ],
+        "description": "The files are not valid: nothing was deployed.",
+    }
+    upload = {
+        "type": "object",
+        "properties": {
+            part: {"type": "array", "items": {"type": "string", "format": "binary"}}
+            for part in ("file", "dmn", "forms")
+        },
+        "description": "file: the BPMN diagram (and called diagrams, DMN tables); dmn: DMN "
+        "tables; forms: one <key>.json per form key.",
+    }
+    migrate = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "case_ids": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 1},
+                "description": "Cases to move; leave out for every running case on an older "
+                "version.",
+            },
+            "dry_run": _BOOL | {"default": False, "description": "Say what would happen only."},
+        },
+    }
+    result = _obj(
+        {
+            "case_id": _INT,
+            "from_version": nullable(_INT),
+            "moved": _BOOL | {"description": "Moved (in a dry run: would move)."},
+            "reason": nullable(_TEXT) | {"description": "Why not, naming the elements."},
+        }
+    )
+    return {
+        "Problem": problem,
+        "Validation": _obj({"ok": _BOOL, "problems": {"type": "array", "items": ref("Problem")}}),
+        "ProcessVersion": version,
+        "VersionList": _obj({"versions": {"type": "array", "items": ref("ProcessVersion")}}),
+        "Deployment": _obj({"versions": {"type": "array", "items": deployed}}),
+        "DeployRefused": refused,
+        "Upload": upload,
+        "MigrationRequest": migrate,
+        "MigrationResult": result,
+        "Migration": _obj(
+            {
+                "version": ref("ProcessVersion"),
+                "dry_run": _BOOL,
+                "results": {"type": "array", "items": ref("MigrationResult")},
+            },
+            "What happened to each case, each moved (or not) in its own transaction.",
+        ),
+    }
+
+
 def component_schemas(referral_form: Schema | None) -> dict[str, Schema]:
     """Every schema the document refers to; the referral form as currently deployed."""
     referral = dict(referral_form or {"type": "object"})
@@ -261,6 +345,7 @@ def component_schemas(referral_form: Schema | None) -> dict[str, Schema]:
         **_error_schemas(),
         **_task_schemas(),
         **_case_schemas(),
+        **_version_schemas(),
         "ReferralForm": referral,
         "FormSchema": {"type": "object", "description": "A form, as a JSON Schema (2020-12)."},
     }
