@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BUNDLE := webapp/static/build/modeller.js
 
 .PHONY: install run test bench screenshots lint format clean
 
@@ -13,7 +14,12 @@ $(STAMP): pyproject.toml $(wildcard package-lock.json)
 	@if [ -f package.json ]; then npm ci --no-audit --no-fund; fi
 	touch $(STAMP)
 
-install: $(STAMP)
+# The modeller's script, bundled by esbuild from frontend/ and the pinned npm packages; built
+# here, never committed (.gitignore).
+$(BUNDLE): $(STAMP) $(wildcard frontend/*.js)
+	npm run build
+
+install: $(STAMP) $(BUNDLE)
 
 run: install
 	mkdir -p instance
@@ -42,4 +48,4 @@ format: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache node_modules
+	rm -rf $(VENV) instance .pytest_cache node_modules webapp/static/build

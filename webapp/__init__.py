@@ -121,9 +121,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         cases,
         cli,
         errors,
+        form_editor,
         formatting,
         home,
         inbox,
+        migration_page,
+        modeller,
         navigation,
         notifications,
         referrals,
@@ -137,6 +140,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for area in (auth, home, inbox, tasks, referrals, cases, board, admin, audit_log, account):
         app.register_blueprint(area.bp)
     app.register_blueprint(notifications.bp)
+    app.register_blueprint(form_editor.bp)
+    app.register_blueprint(modeller.bp)
+    app.register_blueprint(migration_page.bp)
     app.register_blueprint(assets.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # the API takes only bearer tokens, never the session cookie

@@ -54,6 +54,8 @@ ACTION_LABELS = {
     "set_email_preference": "Changed their email preference",
     "deploy_version": "Deployed a process version",
     "migrate_case": "Moved a case to a new version",
+    "keep_on_version": "Left a case on its process version",
+    "release_from_version": "Let a kept case move to newer versions",
 }
 
 

@@ -8,7 +8,7 @@ from flask import Flask, request, url_for
 from flask_login import current_user
 from werkzeug.routing import BuildError
 
-from engine.roles import ADMIN, COORDINATOR, FGC_MANAGER, REFERRER
+from engine.roles import ADMIN, COORDINATOR, FGC_MANAGER, PROCESS_OWNER, REFERRER
 
 # (endpoint, label, roles that see it; None means everyone signed in)
 _AREAS: tuple[tuple[str, str, frozenset[str] | None], ...] = (
@@ -19,6 +19,8 @@ _AREAS: tuple[tuple[str, str, frozenset[str] | None], ...] = (
     ("audit_log.index", "Audit log", frozenset({FGC_MANAGER, ADMIN})),
     ("admin.users", "Users", frozenset({ADMIN})),
     ("admin.outbox", "Email outbox", frozenset({ADMIN})),
+    ("modeller.index", "Modeller", frozenset({PROCESS_OWNER})),
+    ("form_editor.index", "Forms", frozenset({PROCESS_OWNER})),
     ("account.tokens", "API tokens", None),
 )
 
