@@ -29,8 +29,9 @@ run: install
 	@echo "Kinflow is starting at http://127.0.0.1:5000/ with its timer scheduler (Ctrl-C stops it)."
 	KINFLOW_SCHEDULER_IN_APP=1 $(BIN)/kinflow run --host 127.0.0.1 --port 5000
 
+# Two or more workers (pytest-xdist): much of the suite waits on the browser and PostgreSQL.
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 bench: install
 	$(BIN)/python -m benchmarks
