@@ -1,6 +1,8 @@
 """Run every benchmark; write ``benchmarks/results.json`` and the README's figures.
 
 Run with ``make bench``. PostgreSQL figures need ``BENCH_POSTGRES_URL`` or ``TEST_POSTGRES_URL``.
+One benchmark alone prints its figures without writing anything:
+``python -m benchmarks.inbox_cost`` (or ``scheduler_cost``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import inbox_cost, loop_cost, pathway_cost, task_cost, throughput
+from benchmarks import (
+    inbox_cost,
+    loop_cost,
+    pathway_cost,
+    scheduler_cost,
+    task_cost,
+    throughput,
+)
 from benchmarks.setup import POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +79,8 @@ def summary(results: dict) -> str:
         )
     if "inbox_cost" in results:
         lines += inbox_cost.summary_lines(results["inbox_cost"])
+    if "scheduler_cost" in results:
+        lines += scheduler_cost.summary_lines(results["scheduler_cost"])
     return "\n".join(lines)
 
 
@@ -84,6 +95,7 @@ def main() -> int:
         "throughput": throughput.run(postgres),
         "pathway_cost": pathway_cost.run(postgres),
         "inbox_cost": inbox_cost.run(postgres),
+        "scheduler_cost": scheduler_cost.run(postgres),
     }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     text = summary(results)
