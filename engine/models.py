@@ -203,3 +203,25 @@ class CaseEvent(Base):
 @event.listens_for(CaseEvent, "before_update")
 def _chronology_is_append_only(mapper: Any, connection: Any, target: CaseEvent) -> None:
     raise ValueError("the case chronology is append-only")
+
+
+class StageVisit(Base):
+    """One stay of a case in a stage of the pathway, from entering it to leaving it.
+
+    Written by the engine in the transaction that moves the case, so "where cases wait" is an
+    indexed read: a stage visited twice (a second review) is two rows.
+    """
+
+    __tablename__ = "stage_visits"
+    __table_args__ = (
+        Index("ix_stage_visits_case_left", "case_id", "left_at"),
+        Index("ix_stage_visits_process_left", "process_id", "left_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    stage: Mapped[str] = mapped_column(String(255))
+    # The process the stage's call activity runs: names may change between versions, this not.
+    process_id: Mapped[str] = mapped_column(String(255))
+    entered_at: Mapped[datetime] = mapped_column(default=clock.now)
+    left_at: Mapped[datetime | None] = mapped_column()

@@ -10,7 +10,17 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine import clock
@@ -127,6 +137,7 @@ class FamilyPlan(Base):
     next_review_date: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20), default="proposed")
     decided_by: Mapped[str | None] = mapped_column(String(255))
+    decided_on: Mapped[date | None] = mapped_column(Date)
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     circulated_on: Mapped[date | None] = mapped_column(Date)
 
@@ -162,6 +173,8 @@ class SupportPackage(Base):
     approval_level: Mapped[str | None] = mapped_column(String(20))
     approved: Mapped[bool | None] = mapped_column(Boolean)
     approved_by: Mapped[str | None] = mapped_column(String(255))
+    requested_on: Mapped[date | None] = mapped_column(Date)
+    decided_on: Mapped[date | None] = mapped_column(Date)
     paid_on: Mapped[date | None] = mapped_column(Date)
     payment_reference: Mapped[str | None] = mapped_column(String(120))
 
@@ -194,6 +207,43 @@ class Outcome(Base):
     note: Mapped[str | None] = mapped_column(Text)
     recorded_on: Mapped[date] = mapped_column(Date)
     recorded_by: Mapped[str] = mapped_column(String(255))
+
+
+class ChildFollowUp(Base):
+    """Where a child lives twelve months after closure, and whether care proceedings were
+    issued: the measure of the national FGC trial, recorded by the data officer."""
+
+    __tablename__ = "child_follow_ups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    child_name: Mapped[str] = mapped_column(String(120))
+    months_after_closure: Mapped[int] = mapped_column(Integer, default=12)
+    # "parents", "kin", "looked_after" or "other" (forms/twelve_month_follow_up.json).
+    living: Mapped[str] = mapped_column(String(20))
+    proceedings_issued: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_on: Mapped[date] = mapped_column(Date, index=True)
+    recorded_by: Mapped[str] = mapped_column(String(255))
+
+
+class Redaction(Base):
+    """A passage of a subject access export marked to be withheld, and why.
+
+    ``passage`` names one item of the export ("event:17", "person:4:needs"), so the mark
+    survives regenerating the export; the stored record itself is never altered.
+    """
+
+    __tablename__ = "redactions"
+    __table_args__ = (UniqueConstraint("case_id", "passage", name="uq_redaction_passage"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    passage: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(Text)
+    marked_by: Mapped[str] = mapped_column(String(255))
+    marked_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
 class Closure(Base):
