@@ -121,10 +121,38 @@ def test_the_list_shows_a_workers_own_notifications_newest_first_with_links(
     assert main.index("Task overdue: Hold the baseline meeting") < main.index("Review due")
     assert "Case 4: the baseline meeting was due on 2 Mar 2026." in main
     assert "2 Mar 2026, 10:00" in main  # the `when` of the newer one, London time
-    assert '<a href="/tasks/17">Open task' in main and '<a href="/cases/4">Open case' in main
+    assert re.search(r'<a href="/notifications/\d+/open">Open task', main)
+    assert re.search(r'<a href="/notifications/\d+/open">Open case', main)
     assert main.count('<span class="tag tag-overdue">Escalation</span>') == 1
     assert main.count('<span class="tag tag-unread">Unread</span>') == 2
     assert "Lee&#39;s own reminder" not in html and "/tasks/99" not in html
+
+
+def test_opening_a_notifications_link_marks_it_read_and_goes_to_the_task(app, client):
+    opened = notify(app, "casey.coordinator", "Task due soon", link="/tasks/17")
+    other = notify(app, "casey.coordinator", "Review due", link="/cases/4")
+    login(client, "casey.coordinator")
+
+    response = client.get(f"/notifications/{opened}/open")
+
+    assert response.status_code == 302 and response.headers["Location"] == "/tasks/17"
+    assert read_at(app, opened) is not None and read_at(app, other) is None
+    assert "(1)" in header(client.get("/notifications").get_data(as_text=True))
+
+
+def test_another_workers_notification_link_cannot_be_opened(app, client):
+    theirs = notify(app, "lee.practitioner", "Lee's own reminder", link="/tasks/99")
+    login(client, "casey.coordinator")
+    assert client.get(f"/notifications/{theirs}/open").status_code == 404
+    assert read_at(app, theirs) is None
+
+
+def test_a_notification_with_an_outside_link_opens_the_list(app, client):
+    odd = notify(app, "casey.coordinator", "Odd link", link="https://example.com/phish")
+    login(client, "casey.coordinator")
+    response = client.get(f"/notifications/{odd}/open")
+    assert response.headers["Location"] == "/notifications"
+    assert read_at(app, odd) is not None
 
 
 def test_a_link_to_another_site_is_not_shown(app, client):

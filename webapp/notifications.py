@@ -86,6 +86,13 @@ def mark_read(notification_id: int) -> Response:
     return redirect(_list_url(request.form.get("show")))
 
 
+@bp.get("/<int:notification_id>/open")
+def open_link(notification_id: int) -> Response:
+    """Follow a notification's link, marking it read: opening it is reading it."""
+    row = reading.mark_read(db.session(), me().username, notification_id)
+    return redirect(internal_link(row) or _list_url(None))
+
+
 @bp.post("/read-all")
 def mark_all_read() -> Response:
     count = reading.mark_all_read(db.session(), me().username)
