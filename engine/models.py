@@ -51,6 +51,10 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 
+# The largest key an integer primary key holds (PostgreSQL ``integer``): an id from a URL or a
+# body above it is answered as "not found" before it reaches the database, which would refuse it.
+MAX_ID = 2**31 - 1
+
 
 class Base(DeclarativeBase):
     """The engine's declarative base; the web app hands it to Flask-SQLAlchemy."""

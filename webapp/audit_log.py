@@ -17,6 +17,7 @@ from werkzeug.routing import BuildError
 
 from engine import audit
 from engine.accounts import USERNAME_PATTERN
+from engine.models import MAX_ID
 from engine.roles import ADMIN, FGC_MANAGER
 from engine.time_words import LONDON
 from webapp.extensions import db
@@ -92,7 +93,7 @@ def parse_query(args: Any) -> AuditQuery:
         errors["username"] = "Username: type a username such as sam.jones."
     case_id = None
     if values["case"]:
-        if values["case"].isdigit() and 0 < int(values["case"]) < 2**31:
+        if values["case"].isdigit() and 0 < int(values["case"]) <= MAX_ID:
             case_id = int(values["case"])
         else:
             errors["case"] = "Case number: type the case's number, such as 42."

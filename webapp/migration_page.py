@@ -18,9 +18,8 @@ from engine import audit
 from engine.access import case_visible_to
 from engine.errors import KinflowError, VersionNotFound
 from engine.migration import keep_on_version, migrate_cases, preview
-from engine.models import Case, CaseStatus, ProcessVersion
+from engine.models import MAX_ID, Case, CaseStatus, ProcessVersion
 from engine.roles import PROCESS_OWNER
-from webapp.api.auth import MAX_ID
 from webapp.errors import status_for
 from webapp.extensions import db, runtime
 from webapp.permissions import me

@@ -33,11 +33,10 @@ from engine import authoring
 from engine.compare import compare_files
 from engine.deploy import list_versions
 from engine.errors import ConcurrentChange, KinflowError, NotFound, ValidationFailed
-from engine.models import ProcessVersion
+from engine.models import MAX_ID, ProcessVersion
 from engine.roles import PROCESS_OWNER
 from engine.time_words import clock_time
 from engine.xmlsafe import BPMN_NS, MAX_BYTES, XmlRejected, parse_xml
-from webapp.api.auth import MAX_ID
 from webapp.errors import status_for
 from webapp.extensions import db, runtime
 from webapp.permissions import audit_change, me

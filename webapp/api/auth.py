@@ -18,7 +18,7 @@ from engine.access import visible_case
 from engine.accounts import User, actor_for
 from engine.actors import Actor
 from engine.errors import CaseNotFound, NotAllowed, TaskNotFound
-from engine.models import Case, HumanTask
+from engine.models import MAX_ID, Case, HumanTask
 from engine.queries import get_task_and_case
 from engine.tokens import user_for_token
 from webapp.api import bp
@@ -27,9 +27,6 @@ from webapp.extensions import db
 
 # Documentation is public: a developer reads it before they have a token.
 PUBLIC_ENDPOINTS = frozenset({"api.openapi_document"})
-# Ids are 32-bit integers in both databases; a larger one cannot exist, and asking the
-# database about it would fail with an overflow instead of saying "not found".
-MAX_ID = 2**31 - 1
 _REALM = 'Bearer realm="kinflow"'
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from engine.forms import FORM_KEY_PATTERN
+from engine.models import MAX_ID
 from webapp.api import bp
-from webapp.api.auth import MAX_ID
 from webapp.api.forms import latest_form
 from webapp.api.messages import NAME_PATTERN
 from webapp.api.schemas import QUERY_ENUMS, Schema, component_schemas, ref

@@ -26,10 +26,10 @@ from engine.deploy import FORMS_PREFIX
 from engine.errors import FormInvalid, ValidationFailed, VersionNotFound
 from engine.forms import FORM_KEY_PATTERN
 from engine.migration import migrate_cases
-from engine.models import Case, CaseStatus, ProcessVersion
+from engine.models import MAX_ID, Case, CaseStatus, ProcessVersion
 from engine.roles import PROCESS_OWNER
 from webapp.api import bp
-from webapp.api.auth import MAX_ID, api_user, audit_request, require_any_role
+from webapp.api.auth import api_user, audit_request, require_any_role
 from webapp.api.body import json_object
 from webapp.errors import error_response
 from webapp.extensions import db, runtime
