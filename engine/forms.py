@@ -15,6 +15,8 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError, ValidationError
 
 FORM_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_\-]{0,79}$")
+# The task page shows ``minItems`` empty entries to fill in; more than this is a mistake.
+MAX_ENTRIES = 50
 _FORMAT_CHECKER = FormatChecker()
 
 
@@ -46,6 +48,47 @@ def schema_problems(schema: Any) -> list[str]:
         return [f"is not a valid JSON Schema at {where}: {exc.message}"]
     if schema.get("type") != "object":
         return ['must have "type": "object" at the top level, so each field has a name']
+    return _hint_problems(schema, [])
+
+
+def _hint_problems(schema: dict[str, Any], path: list[str]) -> list[str]:
+    """What a valid JSON Schema may still hold that the task page cannot show: a field given
+    as ``true`` instead of an object, malformed UI hints, a list asking for too many entries.
+    Deploying such a form would break the task page for every worker who opens it."""
+
+    def problem(why: str) -> list[str]:
+        return [f"cannot be shown at {'/'.join(path) or 'the top level'}: {why}"]
+
+    order = schema.get("x-order")
+    if order is not None and not (
+        isinstance(order, list) and all(isinstance(k, str) for k in order)
+    ):
+        return problem("x-order must be a list of field names")
+    labels = schema.get("x-labels")
+    if labels is not None and not (
+        isinstance(labels, dict) and all(isinstance(v, str) for v in labels.values())
+    ):
+        return problem("x-labels must map each choice to its label")
+    for hint in ("x-widget", "x-help"):
+        if hint in schema and not isinstance(schema[hint], str):
+            return problem(f"{hint} must be text")
+    fewest = schema.get("minItems")
+    if isinstance(fewest, int) and fewest > MAX_ENTRIES:
+        return problem(
+            f"minItems {fewest} shows a worker {fewest} empty entries to fill in; "
+            f"at most {MAX_ENTRIES} are allowed"
+        )
+    for key, child in (schema.get("properties") or {}).items():
+        where = [*path, "properties", key]
+        if not isinstance(child, dict):
+            why = f"the field '{key}' must be described by an object, not {json.dumps(child)}"
+            return [f"cannot be shown at {'/'.join(where)}: {why}"]
+        found = _hint_problems(child, where)
+        if found:
+            return found
+    items = schema.get("items")
+    if isinstance(items, dict):
+        return _hint_problems(items, [*path, "items"])
     return []
 
 

@@ -229,7 +229,7 @@ def test_a_hint_the_task_page_cannot_show_is_a_problem_not_an_error_page(client)
     owner_client(client)
     answer = preview(client, '{"type": "object", "x-order": 7, "properties": {"a": {}}}')
     assert not answer["ok"]
-    assert "x- hints" in answer["problems"][0]["message"]
+    assert "x-order must be a list of field names" in answer["problems"][0]["message"]
 
 
 def test_a_list_asking_for_thousands_of_entries_is_refused_before_rendering(client):

@@ -752,3 +752,46 @@ def test_a_form_nested_beyond_reading_is_refused_with_a_reason_not_a_crash():
     schema, problems = parse_form("[" * 50_000)
     assert schema is None
     assert problems == ["is nested too deeply to read (a form needs only a few levels)"]
+
+
+@pytest.mark.parametrize(
+    ("schema", "where", "why"),
+    [
+        ({"type": "object", "properties": {"a": True}}, "properties/a", "'a' must be described"),
+        ({"type": "object", "x-order": 7, "properties": {}}, "the top level", "x-order"),
+        (
+            {"type": "object", "properties": {"a": {"enum": ["x"], "x-labels": ["X"]}}},
+            "properties/a",
+            "x-labels",
+        ),
+        (
+            {"type": "object", "properties": {"a": {"type": "string", "x-help": 3}}},
+            "properties/a",
+            "x-help must be text",
+        ),
+        (
+            {
+                "type": "object",
+                "properties": {
+                    "kids": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"pets": {"type": "array", "minItems": 51}},
+                        },
+                    }
+                },
+            },
+            "properties/kids/items/properties/pets",
+            "minItems 51",
+        ),
+    ],
+)
+def test_a_form_the_task_page_cannot_show_is_refused_at_deploy(schema, where, why):
+    [problem] = schema_problems(schema)
+    assert f"cannot be shown at {where}: " in problem and why in problem
+
+
+def test_fifty_entries_up_front_are_still_allowed():
+    schema = {"type": "object", "properties": {"a": {"type": "array", "minItems": 50}}}
+    assert schema_problems(schema) == []

@@ -49,8 +49,6 @@ from webapp.schema_form import build_fields
 
 bp = Blueprint("form_editor", __name__, url_prefix="/forms")
 
-# More entries than any form needs up front; rendering many thousands would stall the server.
-MAX_PREVIEW_ENTRIES = 50
 KEY_RULE = "lowercase letters, digits, '-' and '_', starting with a letter (at most 80)"
 NEW_FORM = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -122,7 +120,7 @@ def _json_location(text: str) -> tuple[int, int, str] | None:
     return None
 
 
-_SCHEMA_AT = re.compile(r"is not a valid JSON Schema at (.+?): ")
+_SCHEMA_AT = re.compile(r"(?:is not a valid JSON Schema|cannot be shown) at (.+?): ")
 
 
 def _field_of(reason: str) -> str | None:
@@ -153,26 +151,6 @@ def _located(text: str, reason: str) -> dict[str, Any]:
     return _problem(f"The form {reason}.")
 
 
-def _crowded(schema: Any, path: str) -> dict[str, Any] | None:
-    """A list whose ``minItems`` would fill the page with empty entries (the page shows
-    that many): refused before rendering, as each keystroke asks for a preview."""
-    if not isinstance(schema, dict):
-        return None
-    fewest = schema.get("minItems")
-    if isinstance(fewest, int) and fewest > MAX_PREVIEW_ENTRIES:
-        return _problem(
-            f"Field '{path}': minItems {fewest} shows a worker {fewest} empty entries to fill "
-            f"in; the preview shows at most {MAX_PREVIEW_ENTRIES}.",
-            where=path,
-        )
-    props = schema.get("properties")
-    children = list(props.items()) if isinstance(props, dict) else []
-    found = _crowded(schema.get("items"), path) if "items" in schema else None
-    for key, child in children:
-        found = found or _crowded(child, f"{path}.{key}" if path else key)
-    return found
-
-
 def preview(text: str) -> Preview:
     """The form as the task page renders it, or the problems a deploy would report."""
     if len(text.encode()) > MAX_BYTES:
@@ -184,9 +162,6 @@ def preview(text: str) -> Preview:
     if schema is None:
         return Preview(problems=[_located(text, r) for r in reasons])
     try:
-        crowded = _crowded(schema, "")
-        if crowded:
-            return Preview(problems=[crowded])
         html = render_template("form_editor/_preview.html", fields=build_fields(schema))
     except Exception as exc:  # the schema is valid but a UI hint is not one the page reads
         current_app.logger.info("Form preview failed: %r", exc)
