@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
@@ -18,7 +18,7 @@ from engine.errors import ConcurrentChange, KinflowError
 from engine.notifications import outbox as email_outbox
 from engine.roles import ADMIN, ROLE_DUTIES, ROLE_NAMES, ROLES
 from webapp.extensions import db
-from webapp.permissions import audit_change, me, requires_roles
+from webapp.permissions import audit_change, blueprint_for_roles, me, requires_roles
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -27,10 +27,7 @@ ROLE_LABELS = {role: (ROLE_NAMES[role], ROLE_DUTIES[role]) for role in ROLES}
 _USER_FIELDS = ("username", "display_name", "email", "roles", "team", "password")
 
 
-@bp.before_request
-def _admins_only() -> None:
-    if ADMIN not in me().roles:
-        abort(403)
+blueprint_for_roles(bp, ADMIN)
 
 
 def _field_error(error: KinflowError, fields: tuple[str, ...]) -> tuple[str, str]:

@@ -21,7 +21,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     jsonify,
@@ -44,7 +43,7 @@ from engine.time_words import clock_time
 from engine.xmlsafe import MAX_BYTES
 from webapp.errors import error_response, status_for
 from webapp.extensions import db, runtime
-from webapp.permissions import audit_change, me
+from webapp.permissions import audit_change, blueprint_for_roles, me
 from webapp.schema_form import build_fields
 
 bp = Blueprint("form_editor", __name__, url_prefix="/forms")
@@ -72,10 +71,7 @@ NEW_FORM = {
 Page = str | tuple[str, int]
 
 
-@bp.before_request
-def _process_owners_only() -> None:
-    if PROCESS_OWNER not in me().roles:
-        abort(403)
+blueprint_for_roles(bp, PROCESS_OWNER)
 
 
 @bp.errorhandler(KinflowError)

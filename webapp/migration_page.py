@@ -10,7 +10,7 @@ and title, linked only for a viewer who may open it. Moves are audited as the AP
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
@@ -22,17 +22,14 @@ from engine.models import MAX_ID, Case, CaseStatus, ProcessVersion
 from engine.roles import PROCESS_OWNER
 from webapp.errors import status_for
 from webapp.extensions import db, runtime
-from webapp.permissions import me
+from webapp.permissions import blueprint_for_roles, me
 
 bp = Blueprint("migration", __name__, url_prefix="/modeller/versions")
 
 MAX_CASES = 1000  # cases ticked in one request, as the API allows
 
 
-@bp.before_request
-def _process_owners_only() -> None:
-    if PROCESS_OWNER not in me().roles:
-        abort(403)
+blueprint_for_roles(bp, PROCESS_OWNER)
 
 
 @bp.get("/<int:version_id>/migrate")

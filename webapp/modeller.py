@@ -39,7 +39,7 @@ from engine.time_words import clock_time
 from engine.xmlsafe import BPMN_NS, MAX_BYTES, XmlRejected, parse_xml
 from webapp.errors import status_for
 from webapp.extensions import db, runtime
-from webapp.permissions import audit_change, me
+from webapp.permissions import audit_change, blueprint_for_roles, me
 
 bp = Blueprint("modeller", __name__, url_prefix="/modeller")
 
@@ -67,10 +67,7 @@ targetNamespace="http://kinflow.org/workflows" exporter="Kinflow" exporterVersio
 """
 
 
-@bp.before_request
-def _process_owners_only() -> None:
-    if PROCESS_OWNER not in me().roles:
-        abort(403)
+blueprint_for_roles(bp, PROCESS_OWNER)
 
 
 # -- pages ----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, request
+from flask import Blueprint, abort, request
 from flask_login import current_user
 
 from engine import audit
@@ -45,6 +45,16 @@ def requires_roles(*roles: str) -> Callable[[F], F]:
         return checked  # type: ignore[return-value]
 
     return decorate
+
+
+def blueprint_for_roles(bp: Blueprint, *roles: str) -> None:
+    """Refuse (403) every page of ``bp`` to users without any of ``roles``: an area such as
+    the modeller or the admin pages belongs to its roles as a whole."""
+
+    @bp.before_request
+    def _roles_only() -> None:
+        if not set(roles) & set(me().roles):
+            abort(403)
 
 
 def case_for(case_id: int, action: str, target: str = "", via: str = "web") -> Case:
