@@ -2,7 +2,7 @@
 
 Run with ``make bench``. PostgreSQL figures need ``BENCH_POSTGRES_URL`` or ``TEST_POSTGRES_URL``.
 One benchmark alone prints its figures without writing anything:
-``python -m benchmarks.inbox_cost`` (or ``scheduler_cost``).
+``python -m benchmarks.inbox_cost`` (or ``scheduler_cost``, ``dashboard_cost``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import (
+    dashboard_cost,
     inbox_cost,
     loop_cost,
     pathway_cost,
@@ -81,6 +82,8 @@ def summary(results: dict) -> str:
         lines += inbox_cost.summary_lines(results["inbox_cost"])
     if "scheduler_cost" in results:
         lines += scheduler_cost.summary_lines(results["scheduler_cost"])
+    if "dashboard_cost" in results:
+        lines += dashboard_cost.summary_lines(results["dashboard_cost"])
     return "\n".join(lines)
 
 
@@ -96,6 +99,7 @@ def main() -> int:
         "pathway_cost": pathway_cost.run(postgres),
         "inbox_cost": inbox_cost.run(postgres),
         "scheduler_cost": scheduler_cost.run(postgres),
+        "dashboard_cost": dashboard_cost.run(postgres),
     }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     text = summary(results)

@@ -14,7 +14,7 @@ from datetime import datetime
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.task import Task
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -23,8 +23,16 @@ from engine.actors import Actor
 from engine.chronology import EventLog
 from engine.errors import ConcurrentChange, ScriptError
 from engine.expressions import assignee_expression, due_literal
-from engine.models import Case, CaseStatus, HumanTask, ProcessVersion, TaskState
-from engine.projection import current_stage, due_moment, ending, next_wake_at, sync_tasks
+from engine.models import Case, CaseStatus, HumanTask, ProcessVersion, StageVisit, TaskState
+from engine.projection import (
+    StageAt,
+    due_moment,
+    ending,
+    has_stages,
+    locate_stage,
+    next_wake_at,
+    sync_tasks,
+)
 from engine.state import RunnableVersion, StateCodec, VersionCache, WorkflowCache
 
 
@@ -90,11 +98,13 @@ class CaseStore:
             history.prune(workflow)
         status = final_status or (CaseStatus.COMPLETED if workflow.completed else case.status)
         active = status == CaseStatus.ACTIVE
+        stage = locate_stage(workflow) if active else None
+        now = clock.now()
         values = {
             "state": self.codec.dump_workflow(workflow),
-            "stage": current_stage(workflow) if active else None,
+            "stage": stage.name if stage is not None else None,
             "next_wake_at": next_wake_at(workflow) if active else None,
-            "updated_at": clock.now(),
+            "updated_at": now,
             "status": status,
             "revision": case.revision + 1,
         }
@@ -105,6 +115,8 @@ class CaseStore:
             raise ConcurrentChange(
                 f"Case {case.id} was changed by someone else at the same moment; reload it."
             )
+        if case.stage != values["stage"] and has_stages(workflow):
+            move_stage_visit(session, case.id, case.stage, stage, now)
         for key, value in values.items():
             set_committed_value(case, key, value)
         changes = sync_tasks(
@@ -172,11 +184,34 @@ _SAVE_CASE = (
         }
     )
 )
+_visits = StageVisit.__table__
+_CLOSE_VISIT = (
+    update(_visits)
+    .where(_visits.c.case_id == bindparam("visit_case"), _visits.c.left_at.is_(None))
+    .values(left_at=bindparam("left"))
+)
+_OPEN_VISIT = insert(_visits)
 _COMPLETE_TASK = (
     update(_tasks)
     .where(_tasks.c.id == bindparam("task_id"), _tasks.c.state == TaskState.READY)
     .values({c: bindparam(c) for c in ("state", "completed_at", "completed_by")})
 )
+
+
+def move_stage_visit(
+    session: Session, case_id: int, was: str | None, stage: StageAt | None, now: datetime
+) -> None:
+    """Close the case's open stage visit and open one for its new stage, if it has one.
+
+    Called only when ``Case.stage`` changes (a case ending or waiting on a timer changes it to
+    None) in a process with call activities, so a step inside one stage costs nothing here.
+    """
+    connection = session.connection()
+    if was is not None:
+        connection.execute(_CLOSE_VISIT, {"visit_case": case_id, "left": now})
+    if stage is not None and stage.process_id is not None:
+        visit = {"case_id": case_id, "stage": stage.name, "process_id": stage.process_id}
+        connection.execute(_OPEN_VISIT, {**visit, "entered_at": now, "left_at": None})
 
 
 def mark_completed(session: Session, row: HumanTask, actor: Actor) -> None:

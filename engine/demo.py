@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -248,7 +249,8 @@ class _Family:
         surname = _SURNAMES[index % len(_SURNAMES)]
         bg = rng.choice(_BACKGROUNDS)
         family = cls(surname, bg, [], [], [], [])
-        born_before = now.date() - timedelta(days=420)  # every child is born by the referral
+        # Every child is born by the referral; the followed-up families began two years ago.
+        born_before = now.date() - timedelta(days=800)
         for _ in range(rng.choice((1, 1, 2, 3))):
             girl = rng.random() < 0.5
             name = f"{rng.choice(bg.girls if girl else bg.boys)} {surname}"
@@ -352,6 +354,8 @@ PLANS: tuple[_Plan, ...] = (
     _Plan("closed", support=300, slack=(20, 90)),
     _Plan("six_month_due", reviews=2, pre_proceedings=True, slack=(0.5, 6)),
     _Plan("six_month_done", reviews=2, support=640, slack=(5, 40)),
+    _Plan("twelve_month_due", pre_proceedings=True, slack=(0.5, 6)),
+    _Plan("followed_up", reviews=2, pre_proceedings=True, support=380, slack=(5, 40)),
     _Plan("concern", event=("assessment", "concern"), slack=(0.1, 0.8)),
     _Plan("circulated", event=("conference", "continue"), pre_proceedings=True),
     _Plan("step_up", event=("baseline", "step_up"), slack=(3, 30)),
@@ -598,7 +602,7 @@ class _Story:
         return not self.stop("conference")
 
     def _to_the_end(self) -> None:
-        """Plan acceptance, support, reviews, closure and the six-month check."""
+        """Plan acceptance, support, reviews, closure, the six-month check and the follow-up."""
         p, f = self.plan, self.family
         self.later(0.5, 1.5)
         if p.plan_rejected:
@@ -656,6 +660,7 @@ class _Story:
                 return
         self.later(1, 5)
         self.do("close_case", _closure(self), self.coordinator)
+        closed_at = self.t  # record_closed keeps it; the twelve-month follow-up counts from it
         if self.stop("closed"):
             return
         self.timer(self.t + TimerEventDefinition.get_timedelta_from_start(_SIX_MONTHS, self.t))
@@ -663,7 +668,14 @@ class _Story:
             return
         self.later(2, 8)
         self.do("record_six_month_check", _six_month_check(self), DATA_OFFICER)
-        self.stop("six_month_done")
+        if self.stop("six_month_done"):
+            return
+        self.timer(closed_at + relativedelta(months=12))
+        if self.stop("twelve_month_due"):
+            return
+        self.later(2, 8)
+        self.do("record_twelve_month_follow_up", _follow_up(self), DATA_OFFICER)
+        self.stop("followed_up")
 
 
 # -- what the workers write in each form ---------------------------------------------------
@@ -822,16 +834,36 @@ def _review(s: _Story, number: int) -> dict[str, Any]:
 
 def _closure(s: _Story) -> dict[str, Any]:
     reason = "plan_achieved" if s.plan.sustained else "stepped_down"
-    outcomes = [{"problem": p, "significant_progress": True} for p in s.family.problems]
+    outcomes = [{"problem": p, "significant_progress": True} for p in _recorded(s.family)]
     return {"closure_reason": reason, "outcomes": outcomes, "family_feedback": "It helped."}
 
 
 def _six_month_check(s: _Story) -> dict[str, Any]:
     outcomes = [
         {"problem": p, "sustained": s.plan.sustained or i > 0}
-        for i, p in enumerate(s.family.problems)
+        for i, p in enumerate(_recorded(s.family))
     ]
     return {"checked_on": s.today, "outcomes": outcomes}
+
+
+def _recorded(family: _Family) -> list[str]:
+    """What closure records an outcome for: each problem and each headline need, as the
+    forms are pre-filled (engine/record/prefill.py)."""
+    return list(dict.fromkeys([*family.problems, *family.outcomes]))
+
+
+def _follow_up(s: _Story) -> dict[str, Any]:
+    """A year on, the children are at home; after pre-proceedings the eldest lives with kin."""
+    f = s.family
+    children = [p["name"] for p in f.people if p["is_child"]]
+    rows = []
+    for i, name in enumerate(children):
+        row = {"child_name": name, "living": "parents", "proceedings_issued": False}
+        if i == 0 and s.plan.pre_proceedings:
+            row["living"] = "kin"
+            row["note"] = f"Lives with {f.helper()} in the week, as the family's plan set out."
+        rows.append(row)
+    return {"followed_up_on": s.today, "children": rows}
 
 
 def _review_of_concern(kind: str, s: _Story) -> dict[str, Any]:

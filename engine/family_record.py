@@ -23,6 +23,7 @@ from engine.accounts import User
 from engine.errors import KinflowError
 from engine.models import Case, CaseEvent, CaseStatus, HumanTask, TaskState
 from engine.record.models import (
+    ChildFollowUp,
     Closure,
     ConferenceArrangement,
     FamilyPlan,
@@ -81,6 +82,8 @@ class FamilyRecord:
     closure: Closure | None
     concerns: tuple[SafeguardingConcern, ...]
     notes: tuple[CaseEvent, ...]
+    # Each child twelve months after closure, in the order the data officer listed them.
+    follow_ups: tuple[ChildFollowUp, ...] = ()
 
     @property
     def family_name(self) -> str | None:
@@ -140,7 +143,7 @@ def _progress(action: PlanAction, said: dict[str, Any] | None, today: date) -> A
 
 
 def family_record(session: Session, case_id: int) -> FamilyRecord:
-    """The record of one case, read fresh (twelve queries, whatever its size)."""
+    """The record of one case, read fresh (thirteen queries, whatever its size)."""
 
     def rows(model: Any, *order: Any) -> tuple[Any, ...]:
         query = select(model).where(model.case_id == case_id).order_by(*order)
@@ -167,6 +170,7 @@ def family_record(session: Session, case_id: int) -> FamilyRecord:
         closure=session.get(Closure, case_id, populate_existing=True),
         concerns=rows(SafeguardingConcern, SafeguardingConcern.id.desc()),
         notes=tuple(notes),
+        follow_ups=rows(ChildFollowUp, ChildFollowUp.id),
     )
 
 

@@ -158,6 +158,21 @@ def new_task_row(
 
 
 def current_stage(workflow: BpmnWorkflow) -> str | None:
+    """The name of the stage a case is at (``locate_stage``), as ``Case.stage`` holds it."""
+    stage = locate_stage(workflow)
+    return stage.name if stage is not None else None
+
+
+@dataclass(frozen=True)
+class StageAt:
+    """Where a case is: the stage's name and, when the stage is a call activity, the process
+    it calls (``stage_visits`` key on it, as names may change between versions)."""
+
+    name: str
+    process_id: str | None
+
+
+def locate_stage(workflow: BpmnWorkflow) -> StageAt | None:
     """The stage a case is at: the innermost named call activity holding a waiting user task.
 
     In a process without call activities each task is its own stage. In one with them, a task
@@ -172,10 +187,16 @@ def current_stage(workflow: BpmnWorkflow) -> str | None:
             if parent is None:
                 break
             if isinstance(parent.task_spec, CallActivity) and parent.task_spec.bpmn_name:
-                return parent.task_spec.bpmn_name
+                return StageAt(parent.task_spec.bpmn_name, parent.task_spec.spec)
             sub = parent.workflow
-    has_stages = any(isinstance(s, CallActivity) for s in workflow.spec.task_specs.values())
-    return ready[0].task_spec.bpmn_name if ready and not has_stages else None
+    if ready and not has_stages(workflow) and ready[0].task_spec.bpmn_name:
+        return StageAt(ready[0].task_spec.bpmn_name, None)
+    return None
+
+
+def has_stages(workflow: BpmnWorkflow) -> bool:
+    """Whether the workflow's process has call activities, the stages ``stage_visits`` record."""
+    return any(isinstance(s, CallActivity) for s in workflow.spec.task_specs.values())
 
 
 def ending(workflow: BpmnWorkflow) -> str | None:

@@ -45,11 +45,12 @@ import resource
 import sys
 import time
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from types import CodeType, MappingProxyType, ModuleType, SimpleNamespace
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 from RestrictedPython.transformer import (
@@ -61,12 +62,14 @@ from RestrictedPython.transformer import (
 from SpiffWorkflow.bpmn.script_engine import BasePythonScriptEngineEnvironment, PythonScriptEngine
 
 from engine import clock
+from engine.calendar import parse_moment
 from engine.errors import SandboxViolation
 
 MAX_ITEMS = MAX_RANGE = MAX_INT_BITS = 100_000
 MAX_DIGITS = 4_300  # Python's own limit for int <-> str
 MAX_STEPS, MAX_SECONDS, MAX_RSS_GROWTH = 1_000_000, 1.0, 256 * 2**20
 MAX_EXPRESSION_CHARS, MAX_SCRIPT_CHARS = 4_000, 50_000
+MAX_MONTHS = 1_200  # a hundred years, for months_after()
 
 _FILENAME = "<string>"  # PythonScriptEngine looks for it to report a script's failing line
 _CONTAINERS = (str, bytes, list, tuple, dict, set, frozenset)
@@ -332,6 +335,22 @@ def _sum(items: Any, /, start: Any = 0) -> Any:
     return sum(items, start)
 
 
+def _months_after(start: Any, months: int) -> str:
+    """The moment ``months`` calendar months after ``start`` (an ISO date or date-time, as a
+    script keeps a moment in task data), as an ISO date-time for a timer's ``timeDate``.
+
+    Calendar months, as ``"P6M"`` counts them: a month without the day ends on its last day
+    (31 August + 6 is 28 or 29 February). ISO durations cannot say "from that moment", hence
+    this helper. ``months`` is bounded because a helper call runs outside the step budget.
+    """
+    if isinstance(months, bool) or not isinstance(months, int):
+        raise TypeError(f"months_after: months must be a whole number, not {months!r}")
+    if not 0 <= months <= MAX_MONTHS:
+        raise ValueError(f"months_after: months must be 0 to {MAX_MONTHS:,}, not {months:,}")
+    moment = parse_moment(start) + relativedelta(months=months)
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
 def _forbidden(name: str) -> Any:
     def call(*args: Any, **kwargs: Any) -> None:
         raise _refuse(f"{name}() is not available to diagrams")
@@ -351,6 +370,7 @@ SAFE_BUILTINS: Mapping[str, Any] = MappingProxyType({
     # Dates; now() and today() read the engine's clock at call time, today() in UTC.
     "date": date, "datetime": datetime, "timedelta": timedelta, "timezone": timezone,
     "now": lambda: clock.now(), "today": lambda: clock.now().date(),
+    "months_after": _months_after,
     # Exceptions a script may raise or catch.
     **{error.__name__: error for error in (
         Exception, ArithmeticError, AssertionError, AttributeError, IndexError, KeyError,

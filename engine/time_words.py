@@ -8,6 +8,11 @@ from zoneinfo import ZoneInfo
 LONDON = ZoneInfo("Europe/London")
 
 
+def london_day(moment: datetime) -> date:
+    """The London calendar day of a stored (UTC) moment: the day a worker would say it was."""
+    return moment.astimezone(LONDON).date()
+
+
 def london(moment: datetime | None, pattern: str = "%d %b %Y %H:%M") -> str:
     """A stored (UTC) moment as London wall-clock time; empty for no moment."""
     if moment is None:

@@ -55,6 +55,7 @@ STAGES = [
     "Review",
     "Closure",
     "Six-month outcome check",
+    "Twelve-month follow-up",
 ]
 BASELINE_STAGE, PLAN_ACCEPTANCE = STAGES[2], STAGES[5]
 DECLINE = {"screening_decision": "decline", "decline_reason": "not_eligible"}

@@ -96,9 +96,11 @@ def test_demo_seeds_every_role_and_fictional_families_at_every_stage_and_ending(
         "review_safeguarding_concern",
         "hold_review",
         "record_six_month_check",
+        "record_twelve_month_follow_up",
     } <= waiting
     timers = [c for c in cases if c.status == CaseStatus.ACTIVE and c.stage is None]
-    assert timers and all(c.next_wake_at > NOW for c in timers)  # waiting for a review or 6 months
+    # Waiting for a review, the six-month check or the twelve-month follow-up.
+    assert timers and all(c.next_wake_at > NOW for c in timers)
     breaches = [e for c in cases for e in case_events(session, c.id) if e.kind == "sla_breached"]
     assert breaches  # a referral left unscreened past its deadline
     assert_only_fictional_contact_details(session)

@@ -23,6 +23,7 @@ from engine.errors import NotAllowed
 from engine.models import CaseStatus, TaskState
 from engine.queries import due_case_ids, get_case, get_task, list_tasks
 from engine.record.models import (
+    ChildFollowUp,
     Closure,
     FamilyPlan,
     NetworkMember,
@@ -179,7 +180,7 @@ def to_the_review(runtime, session, case, frozen_clock):
     assert set(open_tasks(session, case)) == {"hold_review"}
 
 
-def test_a_family_helped_to_closure_is_on_record_from_referral_to_the_six_month_check(
+def test_a_family_helped_to_closure_is_on_record_from_referral_to_the_twelve_month_follow_up(
     session, runtime, pathway, frozen_clock
 ):
     case = runtime.start_case(session, pathway, {"eligibility_rule": "stronger_families"}, REFERRER)
@@ -211,12 +212,28 @@ def test_a_family_helped_to_closure_is_on_record_from_referral_to_the_six_month_
     frozen_clock.set(at("2027-04-20", 11) + timedelta(minutes=1))
     runtime.wake_case(session, case.id)
     do(runtime, session, case, "record_six_month_check", SIX_MONTHS_BOTH, DATA_OFFICER)
+    frozen_clock.set(at("2027-10-20", 11) + timedelta(minutes=1))
+    runtime.wake_case(session, case.id)
+    # One row per child named on the referral, the unborn baby too (born since).
+    children = [{"child_name": "Sam Ashdown"}, {"child_name": "Baby Ashdown"}]
+    assert form_values(runtime, session, case, "record_twelve_month_follow_up") == {
+        "children": children
+    }
+    follow_up = {
+        "followed_up_on": "2027-10-21",
+        "children": [
+            children[0] | {"living": "parents", "proceedings_issued": False},
+            children[1]
+            | {"living": "parents", "proceedings_issued": False, "note": "Born in July."},
+        ],
+    }
+    do(runtime, session, case, "record_twelve_month_follow_up", follow_up, DATA_OFFICER)
 
     case = get_case(session, case.id)
     assert (case.status, case.stage, case.next_wake_at) == (CaseStatus.COMPLETED, None, None)
     assert case.title == "Ashdown family"
     tasks = all_tasks(session, case)
-    assert len(tasks) == 18
+    assert len(tasks) == 19
     assert {t.state for t in tasks} == {TaskState.COMPLETED}
 
     referral = record_of(session, Referral, case)
@@ -378,13 +395,21 @@ def test_a_family_helped_to_closure_is_on_record_from_referral_to_the_six_month_
         ("six_month", "school_attendance", True, "Attendance 97%.", date(2027, 4, 20), "dana.data"),
         ("six_month", "health", False, None, date(2027, 4, 20), "dana.data"),
     ]
+    followed = [
+        (f.child_name, f.person_id, f.living, f.proceedings_issued, f.note, f.recorded_on)
+        for f in rows(session, ChildFollowUp, case)
+    ]
+    assert followed == [
+        ("Sam Ashdown", sam.id, "parents", False, None, date(2027, 10, 21)),
+        ("Baby Ashdown", baby.id, "parents", False, "Born in July.", date(2027, 10, 21)),
+    ]
 
     # The chronology tells the family's story in order, each step in plain words.
     events = case_events(session, case.id)
     assert events[0].summary == "Case started (FGC pathway)."
     assert (events[-1].kind, events[-1].summary) == (
         "case_completed",
-        "Case completed: Outcome checked.",
+        "Case completed: Children followed up.",
     )
     steps = said(session, case)
     assert steps[0] == (
@@ -413,6 +438,8 @@ def test_a_family_helped_to_closure_is_on_record_from_referral_to_the_six_month_
         "Case closed by casey.coordinator: The plan was achieved; "
         "significant progress on 1 of 2 problems.",
         "Six-month check: progress sustained on 1 of 2 problems.",
+        "Twelve-month follow-up: 2 of 2 children living with parents; "
+        "care proceedings issued for none.",
     ]
     assert said(session, case, "task_cancelled") == []
 
@@ -803,8 +830,10 @@ def test_forms_are_pre_filled_from_the_family_record(session, runtime, pathway, 
     review = {"held_on": "2026-05-25", "progress": progress, "another_review": False}
     do(runtime, session, case, "hold_review", review, COORDINATOR)
 
-    # Closure and the six-month check list the problems named at referral.
-    problems = [{"problem": "school_attendance"}, {"problem": "health"}]
+    # Closure and the six-month check list the problems and the headline needs named at
+    # referral, once each ("health" is both).
+    named = ["school_attendance", "health", "education", "family_relationships"]
+    problems = [{"problem": p} for p in named]
     values = form_values(runtime, session, case, "close_case")
     assert values == {"outcomes": problems}
     outcomes = [o | {"significant_progress": True} for o in values["outcomes"]]
@@ -814,7 +843,7 @@ def test_forms_are_pre_filled_from_the_family_record(session, runtime, pathway, 
     runtime.wake_case(session, case.id)
     assert form_values(runtime, session, case, "record_six_month_check") == {"outcomes": problems}
     closure_outcomes = [o for o in rows(session, Outcome, case) if o.stage == "closure"]
-    assert [o.problem for o in closure_outcomes] == ["school_attendance", "health"]
+    assert [o.problem for o in closure_outcomes] == named
 
 
 # -- engine bugs, pinned -----------------------------------------------------------------------

@@ -290,6 +290,18 @@ EXAMPLES: dict[str, dict[str, Any]] = {
             {"problem": "health", "sustained": False, "note": "Kerry relapsed in March."},
         ],
     },
+    "twelve_month_follow_up": {
+        "followed_up_on": "2027-11-02",
+        "children": [
+            {
+                "child_name": "Leo Ashdown",
+                "living": "kin",
+                "proceedings_issued": False,
+                "note": "Lives with Nan in the week and goes home at weekends.",
+            },
+            {"child_name": "Maisie Ashdown", "living": "parents", "proceedings_issued": False},
+        ],
+    },
     "safeguarding_review": {
         "safeguarding_decision": "step_up",
         "mash_reference": "MASH-2026-01234",
@@ -427,7 +439,7 @@ FORM_KEYS = form_files()
 
 def test_every_pathway_form_has_a_file_and_every_file_is_in_the_pathway():
     listed = pathway_form_keys()
-    assert len(listed) == 22, listed
+    assert len(listed) == 23, listed
     assert sorted(listed) == FORM_KEYS
 
 
@@ -624,6 +636,7 @@ def test_lists_with_a_minimum_refuse_an_empty_list():
         ("conference_record", "actions"),
         ("plan_revision", "actions"),
         ("plan_circulation", "circulated_to"),
+        ("twelve_month_follow_up", "children"),
     ]:
         assert list(validate_submission(load(key), changed(key, (field,), []))) == [field]
 

@@ -182,6 +182,10 @@ SIX_MONTHS = {
     "checked_on": "2027-04-20",
     "outcomes": [{"problem": "school_attendance", "sustained": True}],
 }
+TWELVE_MONTHS = {
+    "followed_up_on": "2027-10-21",
+    "children": [{"child_name": "Sam Ashdown", "living": "parents", "proceedings_issued": False}],
+}
 CONCERN = {"concern": "Bruising seen at school", "raised_by": "casey.coordinator"}
 CONTINUE = {
     "safeguarding_decision": "continue",
@@ -255,7 +259,9 @@ def through_conference(runtime, session, case, network=NETWORK):
     do(runtime, session, case, "record_conference", CONFERENCE, COORDINATOR)
 
 
-def test_happy_path_from_referral_to_the_six_month_check(session, runtime, pathway, frozen_clock):
+def test_happy_path_from_referral_to_the_twelve_month_follow_up(
+    session, runtime, pathway, frozen_clock
+):
     case = start(runtime, session, pathway)
     submit = open_tasks(session, case)["submit_referral"]
     assert (submit.role, submit.form_key) == ("referrer", "referral")
@@ -349,6 +355,18 @@ def test_happy_path_from_referral_to_the_six_month_check(session, runtime, pathw
     assert get_case(session, case.id).stage == "Six-month outcome check"
     do(runtime, session, case, "record_six_month_check", SIX_MONTHS, DATA_OFFICER)
 
+    # Twelve months after closure (not after the check), each child is followed up.
+    assert get_case(session, case.id).status == CaseStatus.ACTIVE
+    assert open_tasks(session, case) == {}
+    assert get_case(session, case.id).next_wake_at == at("2027-10-20", 11)
+    frozen_clock.set(at("2027-10-20", 11) + timedelta(minutes=1))
+    runtime.wake_case(session, case.id)
+    follow_up = open_tasks(session, case)["record_twelve_month_follow_up"]
+    assert (follow_up.role, follow_up.form_key) == ("data_officer", "twelve_month_follow_up")
+    assert follow_up.due_at == frozen_clock.now() + timedelta(days=10)
+    assert get_case(session, case.id).stage == "Twelve-month follow-up"
+    do(runtime, session, case, "record_twelve_month_follow_up", TWELVE_MONTHS, DATA_OFFICER)
+
     assert get_case(session, case.id).status == CaseStatus.COMPLETED
     assert workflow_of(runtime, session, case).data["pathway_result"] == "closed"
 
@@ -437,6 +455,9 @@ def test_the_pathway_runs_with_full_history_kept_too(session, pathway, frozen_cl
     frozen_clock.advance(days=190)
     runtime.wake_case(session, case.id)
     do(runtime, session, case, "record_six_month_check", SIX_MONTHS, DATA_OFFICER)
+    frozen_clock.advance(days=190)
+    runtime.wake_case(session, case.id)
+    do(runtime, session, case, "record_twelve_month_follow_up", TWELVE_MONTHS, DATA_OFFICER)
     assert get_case(session, case.id).status == CaseStatus.COMPLETED
 
 

@@ -25,12 +25,15 @@ from tests.test_pathway_walkthrough import (
     CIRCULATED,
     CLOSURE,
     CONFERENCE,
+    DATA_OFFICER,
     LEAD,
     NETWORK,
     NO_SUPPORT,
     PLAN_ACCEPTED,
     REFERRAL,
     REVIEW_LAST,
+    SIX_MONTHS,
+    TWELVE_MONTHS,
     at,
     deploy_pathway,
     do,
@@ -232,7 +235,7 @@ def test_the_coordinator_hears_of_the_conference_two_days_before(
     assert [k for k, _ in pending(session, case.id) if k == "conference_soon"] == []
 
 
-def test_review_and_six_month_check_are_announced_a_working_week_ahead(
+def test_review_six_month_check_and_twelve_month_follow_up_are_announced_a_working_week_ahead(
     session, runtime, pathway, staff, desk, frozen_clock
 ):
     case = start(runtime, session, pathway)
@@ -261,6 +264,23 @@ def test_review_and_six_month_check_are_announced_a_working_week_ahead(
     assert told(session, "dana.data") == [
         f"Six-month outcome check due on Tuesday 20 April 2027 (case {case.id})"
     ]
+
+    # Once the check is recorded, the follow-up of the children twelve months after closure
+    # (Wednesday 20 October 2027) is announced on Wednesday 13 October, 09:00 BST.
+    frozen_clock.set(at("2027-04-20", 11) + timedelta(minutes=1))
+    runtime.wake_case(session, case.id)
+    do(runtime, session, case, "record_six_month_check", SIX_MONTHS, DATA_OFFICER)
+    twelve_month_notice = datetime(2027, 10, 13, 8, 0, tzinfo=UTC)
+    assert pending(session, case.id) == [("twelve_month_due", twelve_month_notice)]
+    frozen_clock.set(twelve_month_notice + timedelta(minutes=1))
+    desk.fire_due()
+    assert told(session, "dana.data")[-1] == (
+        f"Twelve-month follow-up due on Wednesday 20 October 2027 (case {case.id})"
+    )
+    frozen_clock.set(at("2027-10-20", 11) + timedelta(minutes=1))
+    runtime.wake_case(session, case.id)
+    do(runtime, session, case, "record_twelve_month_follow_up", TWELVE_MONTHS, DATA_OFFICER)
+    assert pending(session, case.id) == []
 
 
 @pytest.mark.parametrize("how", ["consent_withdrawn", "cancelled", "stepped_up"])

@@ -41,6 +41,7 @@ from tests.test_pathway_walkthrough import (
     REVIEW_LAST,
     SIX_MONTHS,
     STEP_UP,
+    TWELVE_MONTHS,
     WORKFLOWS,
     at,
     do,
@@ -341,6 +342,12 @@ def test_a_closed_case_waiting_for_its_six_month_check_refuses_a_concern(
     frozen_clock.advance(days=190)
     runtime.wake_case(session, case.id)
     do(runtime, session, case, "record_six_month_check", SIX_MONTHS, DATA_OFFICER)
+    # Still closed to concerns while it waits for the twelve-month follow-up.
+    with pytest.raises(KinflowError, match="not waiting for the message 'safeguarding_concern'"):
+        raise_concern(runtime, session, case, "Reported after the six-month check")
+    frozen_clock.advance(days=190)
+    runtime.wake_case(session, case.id)
+    do(runtime, session, case, "record_twelve_month_follow_up", TWELVE_MONTHS, DATA_OFFICER)
     case = get_case(session, case.id)
     assert case.status == CaseStatus.COMPLETED
     assert workflow_of(runtime, session, case).data["pathway_result"] == "closed"

@@ -42,6 +42,7 @@ from tests.test_pathway_walkthrough import (
     REFERRAL,
     REVIEW_LAST,
     SIX_MONTHS,
+    TWELVE_MONTHS,
     at,
     deploy_pathway,
     do,
@@ -59,6 +60,7 @@ SLA_TIMERS = {
     "Plan decision overdue",
     "Circulation overdue",
     "Outcome check overdue",
+    "Follow-up overdue",
 }
 
 
@@ -122,6 +124,18 @@ def to_six_month_check(runtime, session, case, clock, closure=CLOSURE):
     runtime.wake_case(session, case.id)
 
 
+def to_twelve_month_follow_up(runtime, session, case, clock):
+    """Checked at six months on Wednesday 13 January 2027; the follow-up opens twelve months
+    after closure, on Tuesday 13 July 2027 at 10:01."""
+    to_six_month_check(runtime, session, case, clock)
+    do(runtime, session, case, "record_six_month_check", SIX_MONTHS, DATA_OFFICER)
+    clock.set(at("2027-07-13", 10) + timedelta(minutes=1))
+    runtime.wake_case(session, case.id)
+
+
+# The task is done and nothing is open: the case waits for its next date.
+WAITS = "waits"
+
 SLAS = [
     pytest.param(
         to_acknowledgement,
@@ -183,8 +197,17 @@ SLAS = [
         "six_month_check",
         datetime(2027, 1, 27, 10, 1, tzinfo=UTC),  # 10 working days from Wednesday 13 Jan
         (SIX_MONTHS, DATA_OFFICER),
-        None,  # the case is done
+        WAITS,  # for the twelve-month follow-up
         id="six_month_check",
+    ),
+    pytest.param(
+        to_twelve_month_follow_up,
+        "record_twelve_month_follow_up",
+        "twelve_month_follow_up",
+        datetime(2027, 7, 27, 10, 1, tzinfo=UTC),  # 10 working days from Tuesday 13 July
+        (TWELVE_MONTHS, DATA_OFFICER),
+        None,  # the case is done
+        id="twelve_month_follow_up",
     ),
 ]
 
@@ -225,6 +248,9 @@ def test_a_task_still_open_after_its_deadline_is_escalated_once_and_stays_open(
     assert get_task(session, task.id).state == TaskState.COMPLETED
     if then is None:
         assert get_case(session, case.id).status == CaseStatus.COMPLETED
+    elif then == WAITS:
+        assert get_case(session, case.id).status == CaseStatus.ACTIVE
+        assert open_tasks(session, case) == {}
     else:
         assert then in open_tasks(session, case)
     assert len(breaches(session, case)) == 1
@@ -260,6 +286,9 @@ def test_tasks_done_on_time_raise_no_breach_when_their_deadlines_pass(
     frozen_clock.set(at("2027-01-13", 10) + timedelta(minutes=1))
     runtime.wake_case(session, case.id)
     do(runtime, session, case, "record_six_month_check", SIX_MONTHS, DATA_OFFICER)
+    frozen_clock.set(at("2027-07-13", 10) + timedelta(minutes=1))
+    runtime.wake_case(session, case.id)
+    do(runtime, session, case, "record_twelve_month_follow_up", TWELVE_MONTHS, DATA_OFFICER)
 
     case = get_case(session, case.id)
     assert (case.status, case.next_wake_at) == (CaseStatus.COMPLETED, None)

@@ -35,9 +35,11 @@ from engine.notifications.planning import (
     OVERDUE,
     REVIEW_DUE,
     SIX_MONTH_DUE,
+    TWELVE_MONTH_DUE,
     ReminderPolicy,
     plan_case,
     six_month_check_day,
+    twelve_month_follow_up_day,
 )
 from engine.record.models import Closure, ConferenceArrangement, Referral
 from engine.record.plan import current_plan
@@ -238,6 +240,17 @@ def _notice_for(
         on = long_day(six_month_check_day(closure.closed_at))
         title = f"Six-month outcome check due on {on} (case {case_id})"
         body = f"Case {case_id} closed six months ago: its outcomes are checked again on {on}."
+        return Notice(reminder.kind, title, body, f"/cases/{case_id}", case_id)
+    if reminder.kind == TWELVE_MONTH_DUE:
+        closure = session.get(Closure, case_id)
+        if closure is None:
+            return None
+        on = long_day(twelve_month_follow_up_day(closure.closed_at))
+        title = f"Twelve-month follow-up due on {on} (case {case_id})"
+        body = (
+            f"Case {case_id} closed a year ago: on {on} record where each child lives and "
+            "whether care proceedings were issued."
+        )
         return Notice(reminder.kind, title, body, f"/cases/{case_id}", case_id)
     log.warning("Reminder %s has an unknown kind %r", reminder.id, reminder.kind)
     return None

@@ -13,6 +13,8 @@ Reminders (the moments use the service's working days; date-only events at 09:00
 - ``conference_soon``: two days before the conference (to the coordinator).
 - ``review_due``: ``notice_working_days`` before the plan's review date (to the coordinator).
 - ``six_month_due``: ``notice_working_days`` before the six-month outcome check.
+- ``twelve_month_due``: ``notice_working_days`` before the twelve-month follow-up of the
+  children, once the six-month check is recorded.
 Escalations of missed deadlines are not planned: they are sent when the diagram raises them.
 """
 
@@ -30,14 +32,21 @@ from sqlalchemy.orm import Session
 from engine.calendar import WorkingCalendar
 from engine.models import Case, CaseStatus, HumanTask, TaskState
 from engine.notifications.models import Reminder
-from engine.record.models import Closure, ConferenceArrangement, FamilyPlan, Outcome
-from engine.time_words import LONDON
+from engine.record.models import (
+    ChildFollowUp,
+    Closure,
+    ConferenceArrangement,
+    FamilyPlan,
+    Outcome,
+)
+from engine.time_words import LONDON, london_day
 
 DUE_SOON = "due_soon"
 OVERDUE = "overdue"
 CONFERENCE_SOON = "conference_soon"
 REVIEW_DUE = "review_due"
 SIX_MONTH_DUE = "six_month_due"
+TWELVE_MONTH_DUE = "twelve_month_due"
 ESCALATION = "escalation"
 
 
@@ -140,10 +149,11 @@ def _next_overdue(
 def _case_reminders(
     session: Session, case_id: int, calendar: WorkingCalendar, policy: ReminderPolicy, now: datetime
 ) -> list[Planned]:
-    """Conference soon, review due and six-month check due, from one query of the record."""
+    """Conference soon, review due, six-month check and twelve-month follow-up due, from one
+    query of the record."""
     facts = session.connection().execute(_RECORD_FACTS, {"case_id": case_id}).one()
-    conference_on, has_plan, review_on, closed_at, checked = facts
-    today = _today(now)
+    conference_on, has_plan, review_on, closed_at, checked, followed_up = facts
+    today = london_day(now)
     planned = []
     if conference_on is not None and not has_plan and today <= conference_on:
         day = conference_on - timedelta(days=policy.conference_notice_days)
@@ -159,12 +169,23 @@ def _case_reminders(
             at = _at_hour(check_day, policy)
             before = calendar.subtract_working_days(at, policy.notice_working_days)
             planned.append(_planned(SIX_MONTH_DUE, before, case_id=case_id, on=check_day))
+    if closed_at is not None and checked and not followed_up:
+        follow_up_day = twelve_month_follow_up_day(closed_at)
+        if today <= follow_up_day:
+            at = _at_hour(follow_up_day, policy)
+            before = calendar.subtract_working_days(at, policy.notice_working_days)
+            planned.append(_planned(TWELVE_MONTH_DUE, before, case_id=case_id, on=follow_up_day))
     return planned
 
 
 def six_month_check_day(closed_at: datetime) -> date:
     """The day the outcomes are checked again: six calendar months after closure."""
-    return closed_at.astimezone(LONDON).date() + relativedelta(months=6)
+    return london_day(closed_at) + relativedelta(months=6)
+
+
+def twelve_month_follow_up_day(closed_at: datetime) -> date:
+    """The day the children are followed up: twelve calendar months after closure."""
+    return london_day(closed_at) + relativedelta(months=12)
 
 
 # The reads run after every engine step: prebuilt Core statements, as in engine/case_store.py,
@@ -201,6 +222,7 @@ _RECORD_FACTS = select(
     .where(Closure.__table__.c.case_id == _CASE)
     .scalar_subquery(),
     exists().where(Outcome.__table__.c.case_id == _CASE, Outcome.__table__.c.stage == "six_month"),
+    exists().where(ChildFollowUp.__table__.c.case_id == _CASE),
 )
 
 
@@ -218,10 +240,6 @@ def _planned(
 
 def _at_hour(day: date, policy: ReminderPolicy) -> datetime:
     return datetime.combine(day, time(policy.notice_hour), LONDON)
-
-
-def _today(now: datetime) -> date:
-    return now.astimezone(LONDON).date()
 
 
 def _insert_new(session: Session, case_id: int, planned: list[Planned], now: datetime) -> None:

@@ -67,7 +67,7 @@ def _closure(s: Submission) -> str:
             family_feedback=s.data.get("family_feedback"),
         )
     )
-    outcomes = _outcomes(s, "closure", "significant_progress", s.at.date())
+    outcomes = _outcomes(s, "closure", "significant_progress", s.day)
     progress = sum(1 for o in outcomes if o.achieved)
     return (
         f"Case closed by {s.actor}: {s.label('closure_reason', s.data['closure_reason'])}; "

@@ -16,7 +16,7 @@ def _plan(s: Submission, version: int) -> FamilyPlan:
     plan = FamilyPlan(
         case_id=s.case_id,
         version=version,
-        agreed_on=parse_date(d.get("held_on")) or s.at.date(),
+        agreed_on=parse_date(d.get("held_on")) or s.day,
         contingency_plan=d.get("contingency_plan"),
         plan_monitor=d.get("plan_monitor") or s.context.get("plan_monitor"),
         next_review_date=parse_date(d.get("next_review_date") or s.context.get("next_review_date")),
@@ -78,6 +78,7 @@ def _plan_acceptance(s: Submission) -> str:
     if plan is not None:
         plan.status = "accepted" if accepted else "rejected"
         plan.decided_by = s.actor
+        plan.decided_on = s.day
         plan.rejection_reason = s.data.get("rejection_reason")
     if accepted:
         return f"Family plan accepted by {s.actor}."
@@ -111,6 +112,7 @@ def _support_request(s: Submission) -> str:
             total=total,
             justification=s.data.get("justification"),
             requested_by=s.actor,
+            requested_on=s.day,
         )
     )
     return f"Support package of £{total:,.2f} requested by {s.actor}."
@@ -135,6 +137,7 @@ def _support_approval(s: Submission) -> str:
         package.approved = approved
         package.approved_by = s.actor
         package.approval_level = level
+        package.decided_on = s.day
     who = "senior manager" if level == "senior_manager" else "manager"
     return f"Support package {'approved' if approved else 'refused'} by {s.actor} ({who})."
 

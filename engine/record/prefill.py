@@ -43,10 +43,12 @@ def _people(session: Session, case_id: int) -> list[Person]:
 
 
 def _problems(session: Session, case_id: int) -> list[str]:
+    """Each problem and each headline need on the referral: closure and the six-month check
+    record an outcome for every one (Supporting Families claims need every need's)."""
     referral = session.get(Referral, case_id)
     if referral is None:
         return []
-    return list(referral.problems or referral.headline_outcomes or [])
+    return list(dict.fromkeys([*(referral.problems or []), *(referral.headline_outcomes or [])]))
 
 
 @prefills("family_assessment")
@@ -119,3 +121,9 @@ def _closure(session: Session, case_id: int, context: Mapping[str, Any]) -> dict
 @prefills("six_month_check")
 def _six_month(session: Session, case_id: int, context: Mapping[str, Any]) -> dict[str, Any]:
     return {"outcomes": [{"problem": p} for p in _problems(session, case_id)]}
+
+
+@prefills("twelve_month_follow_up")
+def _follow_up(session: Session, case_id: int, context: Mapping[str, Any]) -> dict[str, Any]:
+    children = [{"child_name": p.name} for p in _people(session, case_id) if p.is_child]
+    return {"children": children} if children else {}

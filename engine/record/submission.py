@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import KinflowError
 from engine.record.models import Referral
+from engine.time_words import london_day
 
 
 class RecordError(KinflowError):
@@ -34,6 +35,11 @@ class Submission:
     data: Mapping[str, Any]  # what the worker submitted
     context: Mapping[str, Any]  # the case's data after the step (decisions, earlier answers)
     previous: Mapping[str, Any] = field(default_factory=dict)  # the task's data before it
+
+    @property
+    def day(self) -> date:
+        """The London day the form was completed: the day reports count it on."""
+        return london_day(self.at)
 
     def label(self, field: str, value: Any) -> str:
         """The form's words for a code (``x-labels``), or the code made readable."""

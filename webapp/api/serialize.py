@@ -19,6 +19,7 @@ from engine.inbox import InboxRow, due_state
 from engine.models import Base, Case, CaseEvent, HumanTask, TaskState
 from engine.queries import list_tasks
 from engine.record.models import (
+    ChildFollowUp,
     Closure,
     ConferenceArrangement,
     FamilyPlan,
@@ -43,6 +44,7 @@ RECORD_LISTS: dict[str, type[Base]] = {
     "support_packages": SupportPackage,
     "reviews": Review,
     "outcomes": Outcome,
+    "child_follow_ups": ChildFollowUp,
     "safeguarding_concerns": SafeguardingConcern,
 }
 
@@ -146,6 +148,7 @@ def record_json(session: Session, case: Case) -> dict[str, Any]:
         "support_packages": record.packages,
         "reviews": record.reviews,
         "outcomes": record.outcomes,
+        "child_follow_ups": record.follow_ups,
         "safeguarding_concerns": record.concerns,
     }
     document: dict[str, Any] = {
