@@ -102,6 +102,7 @@ def hand_picked(record: dict) -> dict[tuple[str, str], list[dict]]:
         ("GET", "/tasks"): [{"query": {"scope": "all"}}, {"query": {"due": "week", "limit": 5}}],
         ("POST", "/versions/validate"): [{}],
         ("GET", "/versions"): [{}],
+        ("GET", "/reports/kpis"): [{}, {"query": {"from": "2026-01-01", "to": "2026-01-31"}}],
         ("POST", "/versions"): [{}],
         ("POST", "/versions/{version_id}/migrate"): [
             {"path_parameters": {"version_id": 1}, "body": {"dry_run": True}}

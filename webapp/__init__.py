@@ -121,6 +121,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         cases,
         cli,
         errors,
+        extracts,
         form_editor,
         formatting,
         home,
@@ -130,6 +131,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         navigation,
         notifications,
         referrals,
+        reports,
+        stage_waits,
         tasks,
     )
 
@@ -143,6 +146,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(form_editor.bp)
     app.register_blueprint(modeller.bp)
     app.register_blueprint(migration_page.bp)
+    app.register_blueprint(reports.bp)
+    app.register_blueprint(stage_waits.bp)
+    app.register_blueprint(extracts.bp)
     app.register_blueprint(assets.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # the API takes only bearer tokens, never the session cookie

@@ -57,6 +57,16 @@ ACTION_LABELS = {
     "migrate_case": "Moved a case to a new version",
     "keep_on_version": "Left a case on its process version",
     "release_from_version": "Let a kept case move to newer versions",
+    "view_claims_report": "Viewed the Supporting Families claims",
+    "download_claims_csv": "Downloaded the claims with their evidence",
+    "download_case_extract": "Downloaded the case-level extract",
+    "view_subject_access": "Viewed a subject access export",
+    "export_subject_access": "Released a subject access export",
+    "disclosure": "Disclosed a family's record",
+    "mark_redaction": "Marked a passage to redact",
+    "remove_redaction": "Removed a redaction mark",
+    "view_retention_report": "Read the retention report",
+    "erase_case": "Erased a case past retention",
 }
 
 

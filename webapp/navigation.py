@@ -8,7 +8,7 @@ from flask import Flask, request, url_for
 from flask_login import current_user
 from werkzeug.routing import BuildError
 
-from engine.roles import ADMIN, COORDINATOR, FGC_MANAGER, PROCESS_OWNER, REFERRER
+from engine.roles import ADMIN, COORDINATOR, DATA_OFFICER, FGC_MANAGER, PROCESS_OWNER, REFERRER
 
 # (endpoint, label, roles that see it; None means everyone signed in)
 _AREAS: tuple[tuple[str, str, frozenset[str] | None], ...] = (
@@ -17,12 +17,17 @@ _AREAS: tuple[tuple[str, str, frozenset[str] | None], ...] = (
     ("referrals.new", "New referral", frozenset({REFERRER, FGC_MANAGER})),
     ("board.index", "Conference board", frozenset({COORDINATOR, FGC_MANAGER})),
     ("audit_log.index", "Audit log", frozenset({FGC_MANAGER, ADMIN})),
+    ("reports.index", "Reports", frozenset({FGC_MANAGER, DATA_OFFICER})),
     ("admin.users", "Users", frozenset({ADMIN})),
     ("admin.outbox", "Email outbox", frozenset({ADMIN})),
     ("modeller.index", "Modeller", frozenset({PROCESS_OWNER})),
     ("form_editor.index", "Forms", frozenset({PROCESS_OWNER})),
     ("account.tokens", "API tokens", None),
 )
+
+# Areas whose pages sit under another area's entry: the report pages share "Reports" (their
+# own tabs move between them).
+_SECTION_OF = {"stage_waits": "reports", "extracts": "reports"}
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,8 @@ def main_nav() -> list[NavItem]:
         if exact:
             current = request.endpoint == endpoint
         else:
-            current = first and request.blueprint == blueprint
+            section = _SECTION_OF.get(request.blueprint or "", request.blueprint)
+            current = first and section == blueprint
         items.append(NavItem(label, url, current))
     return items
 

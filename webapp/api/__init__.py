@@ -1,8 +1,9 @@
 """The JSON API (``/api/v1``) for other council systems, described at ``/api/v1/openapi.json``.
 
 One module per idea: ``auth`` (bearer tokens, who sees which case, the audit log), ``body``
-(reading JSON), ``serialize`` (what is sent), ``tasks``, ``cases``, ``messages``, ``forms`` and
-``versions`` (the endpoints), ``schemas`` and ``openapi`` (the document that describes them).
+(reading JSON), ``serialize`` (what is sent), ``tasks``, ``cases``, ``messages``, ``forms``,
+``versions`` and ``reports`` (the endpoints), ``schemas`` and ``openapi`` (the document that
+describes them).
 Errors are JSON from ``webapp.errors``, like every other part of the app.
 """
 
@@ -20,4 +21,4 @@ def _not_cached(response: Response) -> Response:
 
 
 # Importing the modules registers their routes on ``bp``.
-from webapp.api import auth, cases, forms, openapi, tasks, versions  # noqa: E402,F401
+from webapp.api import auth, cases, forms, openapi, reports, tasks, versions  # noqa: E402,F401

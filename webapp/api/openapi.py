@@ -14,6 +14,7 @@ from engine.models import MAX_ID
 from webapp.api import bp
 from webapp.api.forms import latest_form
 from webapp.api.messages import NAME_PATTERN
+from webapp.api.reports import report_paths, report_schemas
 from webapp.api.schemas import QUERY_ENUMS, Schema, component_schemas, ref
 from webapp.api.tasks import DEFAULT_PAGE, MAX_OFFSET
 from webapp.api.versions import MAX_UPLOAD_MB
@@ -48,7 +49,7 @@ def document(referral_form: Schema | None) -> dict[str, Any]:
                     "description": "A personal API token (starts with kf_).",
                 }
             },
-            "schemas": component_schemas(referral_form),
+            "schemas": component_schemas(referral_form) | report_schemas(),
             "responses": _error_responses(),
             "parameters": _parameters(),
         },
@@ -188,7 +189,8 @@ def _paths() -> dict[str, Any]:
             }
         },
     }
-    return _task_paths() | _case_paths() | _version_paths() | public
+    reports = report_paths(_errors(400, 401, 403, 422))
+    return _task_paths() | _case_paths() | _version_paths() | reports | public
 
 
 def _task_paths() -> dict[str, Any]:

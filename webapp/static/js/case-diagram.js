@@ -10,6 +10,13 @@
  * they do not depend on colour or on seeing the drawing. When the markers are on, the
  * container gets data-diagram-ready="true" and data-active / data-overdue / data-completed
  * (space-separated element ids of the diagram shown); on failure data-diagram-ready="error".
+ *
+ * Two options serve the "where cases wait" report (webapp/stage_waits.py): a container with
+ * data-diagram-source="<id>" reads the same list from the JSON in that element instead of
+ * fetching it, and a diagram may carry heat: {element id: shade 1-5} and badges: {element id:
+ * text}, drawn as kf-heat-<shade> markers and a badge beside each element, listed in words
+ * too (notes: {element id: sentence}, in the order given by order: [element ids]), with
+ * data-heat ("id:shade ...") set on the container. The page writes the shades' key.
  */
 (function () {
   'use strict';
@@ -53,9 +60,31 @@
     return items;
   }
 
+  function heatItems(diagram) {
+    var notes = diagram.notes || diagram.badges || {};
+    return (diagram.order || Object.keys(notes)).map(function (id) {
+      var shade = (diagram.heat || {})[id];
+      return {
+        id: id,
+        mark: shade ? 'heat-' + shade : 'heat-none',
+        text: labelOf(diagram, id) + ': ' + notes[id]
+      };
+    });
+  }
+
   function renderLegend(caption, diagram) {
     caption.textContent = '';
     caption.appendChild(make('p', { 'class': 'kf-diagram-title' }, diagram.name));
+    if (diagram.heat) {
+      var stages = make('ul', { 'class': 'kf-diagram-legend' });
+      heatItems(diagram).forEach(function (item) {
+        stages.appendChild(
+          make('li', { 'data-element-id': item.id, 'data-mark': item.mark }, item.text)
+        );
+      });
+      caption.appendChild(stages);
+      return;
+    }
     if (!(diagram.active || []).length) {
       caption.appendChild(make('p', {}, 'Nothing is waiting in this process now.'));
     }
@@ -94,6 +123,23 @@
           canvas.addMarker(id, MARKERS[mark]);
         }
       });
+    });
+    var heat = diagram.heat || {};
+    Object.keys(heat).forEach(function (id) {
+      if (registry.get(id)) {
+        canvas.addMarker(id, 'kf-heat-' + heat[id]);
+      }
+    });
+    var overlays = viewer.get('overlays');
+    Object.keys(diagram.badges || {}).forEach(function (id) {
+      if (registry.get(id)) {
+        var badge = make('span', { 'class': 'kf-heat-badge', 'data-element-id': id },
+          diagram.badges[id]);
+        // Never drawn smaller than its CSS size, however far the diagram is zoomed out.
+        overlays.add(id, 'kf-heat', {
+          position: { bottom: -6, left: 0 }, scale: { min: 1 }, html: badge
+        });
+      }
     });
   }
 
@@ -138,7 +184,9 @@
     figure.appendChild(this.canvas);
     figure.appendChild(this.caption);
     this.container.appendChild(figure);
-    this.container.appendChild(renderKey());
+    if (!this.diagrams[0].heat) {
+      this.container.appendChild(renderKey()); // a heat map's page writes its own key
+    }
   };
 
   CaseDiagram.prototype.show = function (index) {
@@ -165,6 +213,9 @@
       container.setAttribute('data-active', (diagram.active || []).join(' '));
       container.setAttribute('data-overdue', (diagram.overdue || []).join(' '));
       container.setAttribute('data-completed', (diagram.completed || []).join(' '));
+      container.setAttribute('data-heat', Object.keys(diagram.heat || {}).map(function (id) {
+        return id + ':' + diagram.heat[id];
+      }).join(' '));
       self.status.textContent = '';
       container.setAttribute('data-diagram-ready', 'true');
     }).catch(function (error) {
@@ -186,14 +237,7 @@
       'p', { 'class': 'kf-diagram-status', 'role': 'status' }, 'Loading the diagram…'
     );
     container.appendChild(status);
-    var url = container.getAttribute('data-diagram-url');
-    return fetch(url, { credentials: 'same-origin', headers: { 'Accept': 'application/json' } })
-      .then(function (response) {
-        if (!response.ok) {
-          throw new Error('HTTP ' + response.status);
-        }
-        return response.json();
-      })
+    return diagramsFor(container)
       .then(function (diagrams) {
         if (!Array.isArray(diagrams) || diagrams.length === 0) {
           status.textContent = 'This case has no diagram to show.';
@@ -206,6 +250,24 @@
       .catch(function () {
         status.textContent = 'The diagram could not be loaded. Reload the page to try again.';
         container.setAttribute('data-diagram-ready', 'error');
+      });
+  }
+
+  /* The diagrams: embedded in the page (data-diagram-source) or fetched (data-diagram-url). */
+  function diagramsFor(container) {
+    var source = container.getAttribute('data-diagram-source');
+    if (source) {
+      return new Promise(function (resolve) {
+        resolve(JSON.parse(document.getElementById(source).textContent));
+      });
+    }
+    var url = container.getAttribute('data-diagram-url');
+    return fetch(url, { credentials: 'same-origin', headers: { 'Accept': 'application/json' } })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error('HTTP ' + response.status);
+        }
+        return response.json();
       });
   }
 
