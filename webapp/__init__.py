@@ -14,7 +14,9 @@ from flask import Flask
 from engine import clock
 from engine.calendar import WorkingCalendar
 from engine.db import normalize_url, tune
+from engine.errors import KinflowError
 from engine.notifications.planning import ReminderPolicy
+from engine.retention import RECORD_TYPES, RetentionPolicy
 from engine.runtime import Runtime
 from webapp.extensions import csrf, db
 
@@ -40,6 +42,12 @@ def _settings_from_environment(instance_path: str) -> dict[str, Any]:
         "KINFLOW_DUE_SOON_WORKING_DAYS": _whole_number(env, "KINFLOW_DUE_SOON_WORKING_DAYS", 1),
         "KINFLOW_NOTICE_WORKING_DAYS": _whole_number(env, "KINFLOW_NOTICE_WORKING_DAYS", 5),
         "KINFLOW_DIGEST_HOUR": _whole_number(env, "KINFLOW_DIGEST_HOUR", 8),
+        **{
+            f"KINFLOW_RETENTION_{kind.key.upper()}": env.get(
+                f"KINFLOW_RETENTION_{kind.key.upper()}", kind.default
+            )
+            for kind in RECORD_TYPES
+        },
     }
 
 
@@ -59,6 +67,14 @@ def _reminder_policy(config: Mapping[str, Any]) -> ReminderPolicy:
         digest_hour=config["KINFLOW_DIGEST_HOUR"],
         base_url=config["KINFLOW_BASE_URL"].rstrip("/"),
     )
+
+
+def _retention_policy(config: Mapping[str, Any]) -> RetentionPolicy:
+    settings = {k.key: config.get(f"KINFLOW_RETENTION_{k.key.upper()}") for k in RECORD_TYPES}
+    try:
+        return RetentionPolicy.from_settings(settings)
+    except KinflowError as exc:
+        raise RuntimeError(str(exc)) from exc
 
 
 def _session_settings(config: dict[str, Any]) -> dict[str, Any]:
@@ -109,6 +125,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     country, _, region = app.config["KINFLOW_HOLIDAY_REGION"].partition("-")
     calendar = WorkingCalendar(country, region or None)
     app.extensions["kinflow_runtime"] = Runtime(calendar, reminders=_reminder_policy(app.config))
+    app.extensions["kinflow_retention"] = _retention_policy(app.config)
 
     from webapp import (
         account,
@@ -132,7 +149,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         notifications,
         referrals,
         reports,
+        retention,
         stage_waits,
+        subject_access,
         tasks,
     )
 
@@ -148,6 +167,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(migration_page.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(stage_waits.bp)
+    app.register_blueprint(subject_access.bp)
+    app.register_blueprint(retention.bp)
     app.register_blueprint(extracts.bp)
     app.register_blueprint(assets.bp)
     app.register_blueprint(api.bp)

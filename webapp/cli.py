@@ -20,6 +20,7 @@ from engine.errors import KinflowError
 from engine.tokens import create_token
 from engine.validation import ValidatedBundle, validate_paths
 from webapp.extensions import db
+from webapp.retention_cli import retention_command
 
 
 def _create_app() -> Flask:
@@ -258,6 +259,7 @@ COMMANDS = (
     users_group,
     tokens_group,
     scheduler_command,
+    retention_command,
 )
 for _command in COMMANDS:
     main.add_command(_command)

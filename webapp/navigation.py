@@ -18,6 +18,8 @@ _AREAS: tuple[tuple[str, str, frozenset[str] | None], ...] = (
     ("board.index", "Conference board", frozenset({COORDINATOR, FGC_MANAGER})),
     ("audit_log.index", "Audit log", frozenset({FGC_MANAGER, ADMIN})),
     ("reports.index", "Reports", frozenset({FGC_MANAGER, DATA_OFFICER})),
+    ("subject_access.index", "Subject access", frozenset({DATA_OFFICER})),
+    ("retention.index", "Retention", frozenset({DATA_OFFICER, ADMIN})),
     ("admin.users", "Users", frozenset({ADMIN})),
     ("admin.outbox", "Email outbox", frozenset({ADMIN})),
     ("modeller.index", "Modeller", frozenset({PROCESS_OWNER})),
