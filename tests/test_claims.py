@@ -58,7 +58,7 @@ def test_a_family_meeting_every_rule_is_claimable_with_its_evidence(session):
     assert claim.family_name == "Ashdown"
     facts = claim.facts
     assert facts.lead_practitioner == "lee.practitioner"
-    assert facts.support == "Support package of £350.00 paid on 01/11/2025"
+    assert facts.support == "Support package of £350.00 paid on 1 Nov 2025"
     assert (facts.closure_on, facts.check_on) == (date(2026, 1, 15), date(2026, 7, 15))
     assert facts.months_after_closure == 6
     [education, health, housing] = claim.evidence
@@ -173,7 +173,7 @@ def test_support_can_be_a_plan_action_reviewed_as_done(session):
     done = [{"action": "Nan does the school run", "status": "done"}]
     [claim] = report(session, Family(paid=False, review_progress=done))
     assert claim.claimable
-    assert claim.facts.support == "Plan action reviewed as done on 01/12/2025"
+    assert claim.facts.support == "Plan action reviewed as done on 1 Dec 2025"
 
 
 def test_outcomes_recorded_in_the_needs_own_words_count(session):
@@ -272,7 +272,7 @@ def test_a_family_walked_through_the_real_pathway_is_claimable(session, runtime,
     [claim] = claim_report(session, april, claim_rules(session))
     assert (claim.case_id, claim.claimable, claim.reasons) == (case.id, True, ())
     assert claim.facts.lead_practitioner == "lee.practitioner"
-    assert claim.facts.support == "Support package of £350.00 paid on 30/04/2026"
+    assert claim.facts.support == "Support package of £350.00 paid on 30 Apr 2026"
     assert [e.label for e in claim.evidence] == [
         "Getting a good education",
         "Improved mental and physical health",

@@ -41,7 +41,7 @@ def claims_table(claims: Sequence[FamilyClaim]) -> Table:
             claim.family_name,
             claim.claimable,
             "; ".join(claim.reasons),
-            f.lead_practitioner,
+            claim.lead_practitioner_name,
             f.support,
             f.closure_on,
             f.check_on,

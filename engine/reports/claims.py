@@ -35,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.decision_table import DecisionTable, DecisionTableError, load_decision
+from engine.family_record import worker_names
 from engine.models import HumanTask, ProcessVersion, TaskState
 from engine.pathway_stages import PATHWAY
 from engine.record.models import (
@@ -50,7 +51,7 @@ from engine.reports.case_records import by_case, one_per_case
 from engine.reports.scope import code_labels, narrowed, on_days
 from engine.reports.tables import ReportFilter
 from engine.roles import LEAD_PRACTITIONER
-from engine.time_words import london_day
+from engine.time_words import day, london_day
 
 RULES_FILE = "claim_rules.dmn"
 DECISION = "claim_rules"
@@ -97,6 +98,7 @@ class FamilyClaim:
     evidence: tuple[NeedEvidence, ...]
     claimable: bool
     reasons: tuple[str, ...]  # why not claimable; empty when claimable
+    lead_practitioner_name: str | None = None  # the worker's display name, for people to read
 
 
 def claim_rules(session: Session, folder: Path | None = None) -> DecisionTable:
@@ -133,6 +135,8 @@ def claim_report(session: Session, where: ReportFilter, rules: DecisionTable) ->
     closures = one_per_case(session, Closure, ids)
     outcomes = by_case(session, Outcome, ids)
     tasks = _lead_tasks(session, ids)
+    leads = {case_id: _lead_practitioner(tasks.get(case_id, [])) for case_id in ids}
+    names = worker_names(session, (lead for lead, _ in leads.values()))
     claims = []
     for case_id in ids:
         referral = referrals.get(case_id)
@@ -142,7 +146,7 @@ def claim_report(session: Session, where: ReportFilter, rules: DecisionTable) ->
         evidence = tuple(_evidence(need, labels, outcomes.get(case_id, [])) for need in needs)
         checks = [o.recorded_on for o in outcomes.get(case_id, []) if o.stage == "six_month"]
         check_on = max(checks) if checks else None
-        lead, assessed = _lead_practitioner(tasks.get(case_id, []))
+        lead, assessed = leads[case_id]
         facts = ClaimFacts(
             dependants=_has_dependants(people.get(case_id, []), referral),
             needs=needs,
@@ -164,6 +168,7 @@ def claim_report(session: Session, where: ReportFilter, rules: DecisionTable) ->
                 evidence=evidence,
                 claimable=claimable,
                 reasons=reasons,
+                lead_practitioner_name=names.get(lead, lead) if lead else None,
             )
         )
     return claims
@@ -281,8 +286,8 @@ def _support(packages: list[SupportPackage], reviews: list[Review]) -> str | Non
     paid = [p for p in packages if p.paid_on is not None]
     if paid:
         first = min(paid, key=lambda p: p.paid_on)
-        return f"Support package of £{first.total:,.2f} paid on {_day(first.paid_on)}"
+        return f"Support package of £{first.total:,.2f} paid on {day(first.paid_on)}"
     for review in sorted(reviews, key=lambda r: r.held_on):
         if any(isinstance(p, Mapping) and p.get("status") == "done" for p in review.progress):
-            return f"Plan action reviewed as done on {_day(review.held_on)}"
+            return f"Plan action reviewed as done on {day(review.held_on)}"
     return None

@@ -21,7 +21,8 @@ from datetime import datetime
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from engine.accounts import Team, User
+from engine.accounts import Team
+from engine.family_record import worker_names
 from engine.models import Case
 from engine.record.models import (
     Closure,
@@ -86,7 +87,7 @@ def extract_table(session: Session, where: ReportFilter) -> Table:
     ]
     cases = _cases(session, ids)
     teams = {row.id: row.name for row in session.execute(select(Team.id, Team.name))}
-    names = _display_names(session, {r.coordinator for r in candidates.values() if r.coordinator})
+    names = worker_names(session, (r.coordinator for r in candidates.values()))
     people = by_case(session, Person, ids)
     plans = by_case(session, FamilyPlan, ids)
     reviews = by_case(session, Review, ids)
@@ -176,12 +177,6 @@ def _cases(session: Session, ids: list[int]) -> dict[int, Row]:
         found |= {row.id: row for row in session.execute(select(*columns).where(Case.id.in_(part)))}
     return found
 
-
-def _display_names(session: Session, usernames: set[str]) -> dict[str, str]:
-    if not usernames:
-        return {}
-    query = select(User.username, User.display_name).where(User.username.in_(sorted(usernames)))
-    return {row.username: row.display_name for row in session.execute(query)}
 
 
 def case_ids(table: Table) -> list[int]:
