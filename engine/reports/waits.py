@@ -74,9 +74,11 @@ def stage_waits(session: Session, where: ReportFilter) -> list[StageWait]:
     if not processes:
         return []
     dialect = session.get_bind().dialect.name
+    # Core rather than the ORM: tens of thousands of (process, seconds) pairs, no objects.
+    connection = session.connection()
     ended = _seconds(StageVisit.left_at, StageVisit.entered_at, dialect)
     finished = _durations(
-        session.execute(
+        connection.execute(
             _visits(where, processes, ended).where(
                 StageVisit.left_at >= where.since, StageVisit.left_at < where.until
             )
@@ -84,7 +86,7 @@ def stage_waits(session: Session, where: ReportFilter) -> list[StageWait]:
     )
     so_far = _seconds(literal(clock.now(), UTCDateTime()), StageVisit.entered_at, dialect)
     current = _durations(
-        session.execute(
+        connection.execute(
             _visits(where, processes, so_far).where(
                 StageVisit.left_at.is_(None), Case.status == CaseStatus.ACTIVE
             )
