@@ -2,19 +2,16 @@
 
 Columns are the stages of the FGC pathway (its call activities) in the order the deployed
 diagram runs them, plus ``WAITING`` for active cases with no stage: waiting for a review date
-or for the six-month check (``Case.stage`` is None while a case waits on a timer).
+or for the six-month check or the twelve-month follow-up (``Case.stage`` is None while a case
+waits on a timer).
 
 Each card's **SLA state** comes from the case's open tasks: ``overdue`` when one is past its due
 moment, ``due_soon`` when one is due within 48 hours (``engine.inbox.due_state``, the inbox's
 rule), otherwise ``on_time``. Safeguarding reviews count: they are the case's most urgent work.
 
-**Days in stage** is measured from the moment the case entered its current stage. The engine
-records no "stage changed" event, so the moment is read from the ``human_tasks`` projection:
-the tasks of the stage's process follow one another without a gap (the next one is created in
-the transaction that completes the one before), so a stage was entered when the latest unbroken
-run of its tasks began. A run breaks when a task opens more than ``RUN_GAP`` after the previous
-one finished, which is how the Review stage comes round again after its timer. For a waiting
-case, the wait began when its last stage task finished. Nothing new is stored.
+**Days in stage** is measured from the moment the case entered its current stage: its open
+``stage_visits`` row, written by the engine when the stage changed (the same rows "where
+cases wait" reports on). For a waiting case, the wait began when its last stage task finished.
 
 One statement reads the board (cases, referral, coordinator's name, the open tasks' earliest
 due moment, when the stage was entered), aggregated in SQL, so its cost does not grow with
@@ -27,26 +24,23 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, and_, case, false, func, or_, select
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, select
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.functions import FunctionElement
 
 from engine import clock
 from engine.access import case_visible_to, same_team
 from engine.accounts import USERNAME_PATTERN, User
 from engine.errors import KinflowError, NotAllowed
 from engine.inbox import due_state
-from engine.models import Case, CaseStatus, HumanTask, ProcessVersion, TaskState
+from engine.models import Case, CaseStatus, HumanTask, ProcessVersion, StageVisit, TaskState
 from engine.pathway_stages import PATHWAY, Stage, pathway_stages
 from engine.record.models import Referral
 from engine.roles import COORDINATOR, FGC_MANAGER
 
 WAITING = "Waiting"
-RUN_GAP = timedelta(seconds=60)
 MAX_CARDS = 100  # per column; the heading still counts them all
 SLA_LABELS = {"overdue": "Overdue", "due_soon": "Due soon", "on_time": "On time"}
 _URGENCY = list(SLA_LABELS)  # most urgent first: the order cards are shown in
@@ -214,23 +208,6 @@ def _card(row: Any, column: str, now: datetime) -> Card:
     )
 
 
-class _EpochSeconds(FunctionElement[float]):
-    """Seconds since 1970 of a stored date-time, so two can be subtracted on either database."""
-
-    type = Float()
-    inherit_cache = True
-
-
-@compiles(_EpochSeconds)
-def _epoch_default(element: _EpochSeconds, compiler: Any, **kw: Any) -> str:
-    return f"EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_EpochSeconds, "sqlite")
-def _epoch_sqlite(element: _EpochSeconds, compiler: Any, **kw: Any) -> str:
-    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0)"
-
-
 # An alias: ``case_visible_to`` has its own subqueries over Referral, which must not
 # correlate with the board's join.
 _referral = aliased(Referral)
@@ -276,7 +253,7 @@ def _board_query(user: User, where: BoardFilter, scope: str, stages: list[Stage]
         .group_by(*chosen.c)
         .cte("summary")
     )
-    entered = _entered(summary, stages)
+    entered = _entered(summary)
     return (
         select(summary, entered.c.entered_at, User.display_name)
         .outerjoin(entered, entered.c.case_id == summary.c.case_id)
@@ -284,35 +261,12 @@ def _board_query(user: User, where: BoardFilter, scope: str, stages: list[Stage]
     )
 
 
-def _entered(summary: Any, stages: list[Stage]) -> Any:
-    """Per case, when the latest unbroken run of its current stage's tasks began."""
-    by_name = {s.name: s.process_id for s in reversed(stages)}
-    process = (
-        case(by_name, value=summary.c.stage, else_=summary.c.open_process)
-        if by_name
-        else summary.c.open_process
-    )
-    order = {"partition_by": HumanTask.case_id, "order_by": (HumanTask.created_at, HumanTask.id)}
-    runs = (
-        select(
-            HumanTask.case_id,
-            HumanTask.created_at,
-            func.row_number().over(**order).label("n"),
-            func.lag(HumanTask.completed_at).over(**order).label("previous_done"),
-        )
-        .join(
-            summary,
-            and_(summary.c.case_id == HumanTask.case_id, HumanTask.process_id == process),
-        )
-        .where(summary.c.stage.is_not(None))
-        .subquery("runs")
-    )
-    gap = _EpochSeconds(runs.c.created_at) - _EpochSeconds(runs.c.previous_done)
-    starts_run = or_(runs.c.n == 1, gap > RUN_GAP.total_seconds())
+def _entered(summary: Any) -> Any:
+    """Per case, when it entered its current stage: its open stage visit."""
     return (
-        select(runs.c.case_id, func.max(runs.c.created_at).label("entered_at"))
-        .where(starts_run)
-        .group_by(runs.c.case_id)
+        select(StageVisit.case_id, func.max(StageVisit.entered_at).label("entered_at"))
+        .where(StageVisit.case_id.in_(select(summary.c.case_id)), StageVisit.left_at.is_(None))
+        .group_by(StageVisit.case_id)
         .subquery("entered")
     )
 

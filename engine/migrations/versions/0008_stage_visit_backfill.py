@@ -35,7 +35,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
-RUN_GAP = timedelta(seconds=60)  # engine.board.RUN_GAP, copied: a migration stays as written
+RUN_GAP = timedelta(seconds=60)  # the rule engine/board.py used before stage visits existed
 
 # The tables as they stand at this revision, not as the models may later say.
 cases = sa.table(
