@@ -29,9 +29,12 @@ run: install
 	@echo "Kinflow is starting at http://127.0.0.1:5000/ with its timer scheduler (Ctrl-C stops it)."
 	KINFLOW_SCHEDULER_IN_APP=1 $(BIN)/kinflow run --host 127.0.0.1 --port 5000
 
-# Two or more workers (pytest-xdist): much of the suite waits on the browser and PostgreSQL.
+# One pytest-xdist worker more than there are cores: much of the suite waits on the browser and
+# PostgreSQL. Work stealing keeps every worker busy to the end (the browser tests are long).
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
+
 test: install
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 bench: install
 	$(BIN)/python -m benchmarks

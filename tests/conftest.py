@@ -1,30 +1,33 @@
 """Shared fixtures: every database test runs on SQLite and, when configured, on PostgreSQL.
 
 Set ``TEST_POSTGRES_URL`` (CI does) to run the PostgreSQL half; each test then gets a schema of
-its own, so tests never see each other's rows.
+its own, so tests never see each other's rows. Migrated databases are copies of templates built
+once per test process (see tests/databases.py).
 """
 
 from __future__ import annotations
 
-import functools
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.db import make_engine, make_sessionmaker, upgrade
 from engine.deploy import deploy_paths
 from engine.runtime import Runtime
+from tests.databases import DEPLOYED, MIGRATED, Templates, TestDatabase
+from tests.databases import REPO as REPO  # tests import REPO and shipped_bundle from here
+from tests.databases import shipped_bundle as shipped_bundle
 from tests.people import OWNER
 
 FIXTURES = Path(__file__).parent / "fixtures"
-REPO = Path(__file__).resolve().parents[1]
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 if os.environ.get("KINFLOW_REQUIRE_POSTGRES") and not POSTGRES_URL:
     raise RuntimeError("KINFLOW_REQUIRE_POSTGRES is set but TEST_POSTGRES_URL is not")
@@ -41,6 +44,14 @@ def cheap_password_hashing():
     accounts.use_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
+@pytest.fixture(scope="session")
+def database_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
+    """The migrated (and deployed) databases this test process copies for each test."""
+    templates = Templates(tmp_path_factory.mktemp("templates"), POSTGRES_URL)
+    yield templates
+    templates.close()
+
+
 @pytest.fixture(
     params=[
         "sqlite",
@@ -50,25 +61,34 @@ def cheap_password_hashing():
         ),
     ]
 )
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of an empty database of each kind (PostgreSQL: a schema of the test's own)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'kinflow.db'}"
-        return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+def database(
+    request: pytest.FixtureRequest, tmp_path: Path, database_templates: Templates
+) -> Iterator[TestDatabase]:
+    """The test's own database of each kind; ``db_url``, ``db_engine`` and ``app`` fill it."""
+    database = TestDatabase(request.param, tmp_path, database_templates)
+    yield database
+    database.close()
 
 
 @pytest.fixture
-def db_engine(db_url: str) -> Iterator[Engine]:
+def db_url(database: TestDatabase) -> str:
+    """The URL of an empty database of each kind (PostgreSQL: a schema of the test's own);
+    the same database that ``db_engine`` or ``app`` migrate when the test uses them too."""
+    return database.empty()
+
+
+@pytest.fixture
+def db_engine(database: TestDatabase) -> Iterator[Engine]:
     """A migrated, empty database of each kind."""
+    engine = make_engine(database.at_least(MIGRATED))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def migrated_from_scratch(db_url: str) -> Iterator[Engine]:
+    """An empty database of each kind that the Alembic migrations are run on here, in the
+    test, rather than copied from a template; for the tests of the migrations themselves."""
     engine = make_engine(db_url)
     upgrade(engine)
     yield engine
@@ -107,33 +127,40 @@ def two_lanes(session: Session, runtime: Runtime):
     return deployed[0].version
 
 
-@functools.cache
-def shipped_bundle():
-    """The shipped workflows and forms, validated once per run (they do not change)."""
-    from engine.validation import validate_paths
+class CompiledTemplates(BytecodeCache):
+    """Jinja's compiled templates, shared by every test's app for the whole run: each new app
+    would compile every page it renders again, a third of a page test's time. Jinja compares
+    each template's source with the checksum kept here, so an edited template is recompiled."""
 
-    return validate_paths([REPO / "workflows"], forms_dir=REPO / "forms")
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self.code:
+            bucket.bytecode_from_string(self.code[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = CompiledTemplates()
 
 
 @pytest.fixture
-def app(db_url: str):
+def app(database: TestDatabase):
     """The web app on an empty, migrated database of each kind, with the pathway deployed."""
-    from engine.deploy import deploy_bundle
     from webapp import create_app
     from webapp.extensions import db
 
     app = create_app(
         {
-            "SQLALCHEMY_DATABASE_URI": db_url,
+            "SQLALCHEMY_DATABASE_URI": database.at_least(DEPLOYED),
             "SECRET_KEY": "test",
             "KINFLOW_DEPLOY_ON_START": False,
             "TESTING": True,
         }
     )
-    with app.app_context():
-        upgrade(db.engine)
-        codec = app.extensions["kinflow_runtime"].codec
-        deploy_bundle(db.session(), shipped_bundle(), OWNER.username, codec)
+    app.jinja_env.bytecode_cache = COMPILED_TEMPLATES
     yield app
     with app.app_context():
         db.engine.dispose()

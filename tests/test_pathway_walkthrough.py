@@ -15,11 +15,11 @@ import pytest
 
 from engine.actors import Actor
 from engine.chronology import case_events
-from engine.deploy import deploy_paths
+from engine.deploy import deploy_bundle
 from engine.models import CaseStatus, TaskState
 from engine.queries import get_case, get_task, list_tasks
 from engine.runtime import Runtime
-from tests.conftest import REPO
+from tests.conftest import REPO, shipped_bundle
 from tests.people import COORDINATOR, MANAGER, OWNER, REFERRER
 
 WORKFLOWS = REPO / "workflows"
@@ -199,8 +199,9 @@ STEP_UP = {
 
 
 def deploy_pathway(session, runtime):
-    """Deploy the shipped diagrams and forms; returns the fgc_pathway version."""
-    deployed = deploy_paths(session, [WORKFLOWS], OWNER.username, runtime.codec, FORMS)
+    """Deploy the shipped diagrams and forms (validated once per run: they do not change);
+    returns the fgc_pathway version."""
+    deployed = deploy_bundle(session, shipped_bundle(), OWNER.username, runtime.codec)
     [version] = [d.version for d in deployed if d.version.process_id == "fgc_pathway"]
     return version
 

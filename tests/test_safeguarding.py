@@ -18,12 +18,11 @@ from SpiffWorkflow.util.task import TaskState as SpiffState
 from sqlalchemy import select
 
 from engine.chronology import case_events
-from engine.deploy import deploy_paths
 from engine.errors import CaseNotActive, KinflowError
 from engine.models import CaseStatus, TaskState
 from engine.queries import get_case, get_task, list_tasks
 from engine.record.models import SafeguardingConcern
-from tests.people import COORDINATOR, MANAGER, OWNER, REFERRER
+from tests.people import COORDINATOR, MANAGER, REFERRER
 from tests.test_pathway_walkthrough import (
     ARRANGEMENTS,
     ASSESSMENT,
@@ -33,7 +32,6 @@ from tests.test_pathway_walkthrough import (
     CONFERENCE,
     CONTINUE,
     DATA_OFFICER,
-    FORMS,
     LEAD,
     NETWORK,
     NO_SUPPORT,
@@ -42,8 +40,8 @@ from tests.test_pathway_walkthrough import (
     SIX_MONTHS,
     STEP_UP,
     TWELVE_MONTHS,
-    WORKFLOWS,
     at,
+    deploy_pathway,
     do,
     open_tasks,
     start,
@@ -71,9 +69,7 @@ CONTINUE_AGAIN = {
 
 @pytest.fixture
 def pathway(session, runtime):
-    deployed = deploy_paths(session, [WORKFLOWS], OWNER.username, runtime.codec, FORMS)
-    [version] = [d.version for d in deployed if d.version.process_id == "fgc_pathway"]
-    return version
+    return deploy_pathway(session, runtime)
 
 
 def raise_concern(runtime, session, case, concern):

@@ -13,8 +13,8 @@ from engine.models import Base, CaseEvent, ProcessVersion
 from tests.people import REFERRER
 
 
-def test_migrations_create_exactly_the_models(db_engine):
-    with db_engine.connect() as conn:
+def test_migrations_create_exactly_the_models(migrated_from_scratch):
+    with migrated_from_scratch.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
 

@@ -178,7 +178,6 @@ def _cases(session: Session, ids: list[int]) -> dict[int, Row]:
     return found
 
 
-
 def case_ids(table: Table) -> list[int]:
     """The case numbers a table of this module lists (for the audit log), each once."""
     return list(dict.fromkeys(int(row[0]) for row in table.rows))

@@ -56,7 +56,8 @@ def browser():
 def live_server(app, workers) -> Iterator[str]:
     """The app served on a free port in a background thread; yields its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # It checks for shutdown between polls: every half second by default, a wait at each test's end.
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
