@@ -10,11 +10,12 @@ import json
 from datetime import UTC, date, datetime
 
 from engine.accounts import get_or_create_team
-from engine.models import Case, CaseStatus, ProcessVersion
-from engine.record.models import ChildFollowUp, Closure, Referral
+from engine.models import CaseStatus, ProcessVersion
+from engine.record.models import ChildFollowUp, Closure
 from engine.reports.follow_ups import LIVING
 from engine.reports.tables import ReportFilter, measure_keys, one_measure
 from tests.test_pathway_walkthrough import FORMS
+from tests.test_report_measures import family
 
 # -- the seeded set ----------------------------------------------------------------------------
 
@@ -54,32 +55,18 @@ def seeded(session):
         (central, "casey.coordinator", "standard", "2026-12-31", [("parents", False)]),
     ]  # fmt: skip
     for team, coordinator, kind, recorded, children in families:
-        case = Case(
-            version_id=version.id,
-            title="A fictional family",
+        case_id = family(
+            session,
+            version.id,
+            team,
+            datetime(2025, 3, 2, 10, tzinfo=UTC),
+            coordinator=coordinator,
+            referral_type=kind,
             status=CaseStatus.COMPLETED,
-            state="",
-            created_by="riley.referrer",
-            team_id=team,
-        )
-        session.add(case)
-        session.flush()
-        session.add(
-            Referral(
-                case_id=case.id,
-                family_name=f"Family {case.id}",
-                referrer_name="Riley Shaw",
-                referred_by="riley.referrer",
-                referral_type=kind,
-                urgency="routine",
-                why_now="Fictional test data.",
-                consent_given=True,
-                coordinator=coordinator,
-            )
         )
         session.add(
             Closure(
-                case_id=case.id,
+                case_id=case_id,
                 reason="plan_achieved",
                 closed_at=datetime(2026, 1, 5, 10, tzinfo=UTC),
                 closed_by=coordinator,
@@ -87,8 +74,8 @@ def seeded(session):
         )
         session.add_all(
             ChildFollowUp(
-                case_id=case.id,
-                child_name=f"Child {n} of family {case.id}",
+                case_id=case_id,
+                child_name=f"Child {n} of family {case_id}",
                 living=living,
                 proceedings_issued=issued,
                 recorded_on=date.fromisoformat(recorded),
