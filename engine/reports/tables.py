@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -85,21 +85,17 @@ class Table:
 Measure = Callable[[Session, ReportFilter], Table]
 
 
-@dataclass
-class _Registry:
-    measures: list[tuple[int, str, Measure]] = field(default_factory=list)
-
-
-_registry = _Registry()
+# (order, key, measure), in page order; filled as the measure modules are imported.
+_measures: list[tuple[int, str, Measure]] = []
 
 
 def measure(key: str, order: int) -> Callable[[Measure], Measure]:
     """Register a dashboard measure; ``order`` places it on the page (lower first)."""
 
     def register(fn: Measure) -> Measure:
-        _registry.measures = [m for m in _registry.measures if m[1] != key]
-        _registry.measures.append((order, key, fn))
-        _registry.measures.sort(key=lambda m: m[0])
+        _measures[:] = [m for m in _measures if m[1] != key]
+        _measures.append((order, key, fn))
+        _measures.sort(key=lambda m: m[0])
         return fn
 
     return register
@@ -107,19 +103,19 @@ def measure(key: str, order: int) -> Callable[[Measure], Measure]:
 
 def measure_keys() -> list[str]:
     _load_measures()
-    return [key for _, key, _ in _registry.measures]
+    return [key for _, key, _ in _measures]
 
 
 def dashboard(session: Session, where: ReportFilter) -> list[Table]:
     """Every registered measure for ``where``, in page order."""
     _load_measures()
-    return [fn(session, where) for _, _, fn in _registry.measures]
+    return [fn(session, where) for _, _, fn in _measures]
 
 
 def one_measure(session: Session, where: ReportFilter, key: str) -> Table:
     """The measure called ``key``; ``KeyError`` if there is none."""
     _load_measures()
-    for _, name, fn in _registry.measures:
+    for _, name, fn in _measures:
         if name == key:
             return fn(session, where)
     raise KeyError(key)
