@@ -41,11 +41,14 @@ def tune(engine: Engine) -> None:
     SQLite gets WAL (readers never block the writer) and a busy timeout. Transactions that
     will write start with BEGIN IMMEDIATE (see ``begin_write``): a deferred transaction that
     read first and writes later fails at once with "database is locked" when another writer
-    got in between, whereas an immediate one waits its turn.
+    got in between, whereas an immediate one waits its turn. Writes that do not go through
+    ``begin_write`` (an audit row after a page's reads, a draft, a sign-in) get the same by
+    ``_sqlite_first_write``.
     """
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "before_cursor_execute", _sqlite_first_write)
 
 
 def begin_write(session: Session) -> None:
@@ -67,8 +70,40 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    writing = connection.get_execution_options().get(WRITE_OPTION)
+    writing = bool(connection.get_execution_options().get(WRITE_OPTION))
     connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+    connection.info[_HOLDS_WRITE_LOCK] = writing
+
+
+_HOLDS_WRITE_LOCK = "kinflow_holds_write_lock"
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+_SCHEMA_CHANGES = ("CREATE", "ALTER", "DROP")
+
+
+def _sqlite_first_write(connection: Any, cursor: Any, statement: str, *_args: Any) -> None:
+    """Restart a transaction that has only read as BEGIN IMMEDIATE before its first write.
+
+    In WAL mode a deferred transaction that read and then writes fails at once with "database
+    is locked" whenever another connection committed in between: the busy timeout does not
+    apply to that upgrade. Requests that read, then write an audit row or a draft, hit it with
+    only a few people at once. What was read is not lost by the restart (nothing was written
+    yet); the write then waits its turn like every ``begin_write``. Not inside a SAVEPOINT,
+    which a COMMIT would end.
+    """
+    if connection.info.get(_HOLDS_WRITE_LOCK, True) or connection.in_nested_transaction():
+        return
+    verb = statement.lstrip()[:7].upper()
+    if verb.startswith(_SCHEMA_CHANGES):
+        # A migration's DDL takes the write lock itself; committing before it would split
+        # the migration's transaction.
+        connection.info[_HOLDS_WRITE_LOCK] = True
+        return
+    if not verb.startswith(_WRITES):
+        return
+    raw = connection.connection.dbapi_connection
+    raw.execute("COMMIT")
+    raw.execute("BEGIN IMMEDIATE")
+    connection.info[_HOLDS_WRITE_LOCK] = True
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
