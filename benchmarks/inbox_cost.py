@@ -26,17 +26,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks.setup import database, deploy
 from benchmarks.timing import median_ms, percentile_ms, timed
-from engine.accounts import Team, User, set_password
+from engine.accounts import User
 from engine.inbox import TaskFilter, count_tasks, find_tasks
 from engine.models import Case, HumanTask, TaskCandidate
 from engine.record.models import Referral
 from engine.runtime import Runtime
+from engine.seed_people import FAMILIES, PASSWORD, TEAM_WEIGHTS, TEAMS
+from engine.seed_people import teams_and_users as _teams_and_users
 
 CASES = 10_000
 RUNS = 50
-TEAMS = ("Central FGC", "North FGC", "South FGC", "East FGC", "West FGC")
-TEAM_WEIGHTS = (2, 1, 1, 1, 1)
-PASSWORD = "bench-only"
 COORDINATOR = "coord.t0.3"
 MANAGER = "manager.t0"
 
@@ -102,11 +101,6 @@ STAGES: tuple[tuple[str | None, int, tuple[str, str, str, str | None]], ...] = (
     ),
     (None, 5, ("", "", "", None)),  # waiting on a timer (review date): no open task
 )
-FAMILIES = (
-    "Ashdown", "Bexley", "Carver", "Dunmore", "Ellery", "Fairbank", "Gorton", "Hollins",
-    "Ingram", "Jessop", "Kettering", "Lumley", "Marsden", "Norcott", "Oakley", "Pendry",
-    "Quarry", "Rowntree", "Selwood", "Thorne", "Underhill", "Varley", "Whitmore", "Yardley",
-)  # fmt: skip
 
 
 def build(sessions: sessionmaker[Session], version_id: int, seed: int = 4) -> dict[str, int]:
@@ -159,45 +153,6 @@ def build(sessions: sessionmaker[Session], version_id: int, seed: int = 4) -> di
         session.commit()
     ready = sum(1 for t in tasks if t["state"] == "ready")
     return {"cases": len(cases), "ready_tasks": ready, "task_rows": len(tasks)}
-
-
-def _teams_and_users(session: Session) -> list[int]:
-    holder = User()
-    set_password(holder, PASSWORD)
-    team_ids = []
-    users = [
-        _user("data.officer", "data_officer", None, None),
-    ]
-    for n, name in enumerate(TEAMS):
-        team = Team(name=name)
-        session.add(team)
-        session.flush()
-        team_ids.append(team.id)
-        users.append(_user(f"manager.t{n}", "fgc_manager", team.id, holder.password_hash))
-        for role, prefix, count in (
-            ("coordinator", "coord", 20),
-            ("lead_practitioner", "lead", 5),
-            ("referrer", "referrer", 10),
-        ):
-            for i in range(count):
-                users.append(_user(f"{prefix}.t{n}.{i}", role, team.id, holder.password_hash))
-    for user in users:
-        if user["username"] == "coord.t0.7":  # left the service: their tasks need reassigning
-            user["active"] = False
-    session.execute(insert(User.__table__), users)
-    return team_ids
-
-
-def _user(username: str, role: str, team_id: int | None, password_hash: str | None) -> dict:
-    return {
-        "username": username,
-        "display_name": username.replace(".", " ").title(),
-        "roles": [role],
-        "team_id": team_id,
-        "active": True,
-        "password_hash": password_hash,
-        "failed_logins": 0,
-    }
 
 
 def _case(

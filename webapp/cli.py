@@ -19,6 +19,7 @@ from engine.deploy import deploy_bundle, list_versions
 from engine.errors import KinflowError
 from engine.tokens import create_token
 from engine.validation import ValidatedBundle, validate_paths
+from webapp.bench_seed_cli import bench_seed_command
 from webapp.extensions import db
 from webapp.retention_cli import retention_command
 
@@ -260,6 +261,7 @@ COMMANDS = (
     tokens_group,
     scheduler_command,
     retention_command,
+    bench_seed_command,
 )
 for _command in COMMANDS:
     main.add_command(_command)
