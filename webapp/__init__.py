@@ -117,6 +117,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if test_config is None or key not in test_config:
             app.config[key] = value
 
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # After PostgreSQL restarts, pooled connections are dead: test each before use so the
+        # app recovers by itself, and give up connecting quickly while the server is down.
+        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        options.setdefault("pool_pre_ping", True)
+        options.setdefault("connect_args", {}).setdefault("connect_timeout", 5)
     db.init_app(app)
     csrf.init_app(app)
     with app.app_context():

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -35,7 +38,13 @@ _TITLES = {
     409: "Someone else got there first",
     422: "Some answers need changing",
     500: "Something went wrong on our side",
+    503: "Database unavailable",
 }
+
+DATABASE_DOWN = (
+    "The database is unavailable at the moment, so nothing was saved. "
+    "Try again in a minute: Kinflow reconnects by itself when it is back."
+)
 
 
 def status_for(error: KinflowError) -> int:
@@ -98,6 +107,23 @@ def init_app(app: Flask) -> None:
                     400, f"{name.replace(chr(0), '')}: contains a character that cannot be stored."
                 )
         return None
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_down(error: Exception):  # type: ignore[no-untyped-def]
+        # PostgreSQL restarting or unreachable: say so, briefly, instead of a traceback page.
+        app.logger.warning("Database unavailable on %s: %s", request.path, error)
+        # The connection may be gone already; the pool replaces it on the next checkout.
+        with suppress(OperationalError, InterfaceError):
+            db.session.rollback()
+        if wants_json():
+            body = jsonify({"error": _TITLES[503], "message": DATABASE_DOWN, "retry": True})
+        else:
+            # The error page itself may need the database (the signed-in user): plain text.
+            body = Response(f"{_TITLES[503]}. {DATABASE_DOWN}", mimetype="text/plain")
+        response = app.make_response((body, 503))
+        response.headers["Retry-After"] = "30"
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):  # type: ignore[no-untyped-def]

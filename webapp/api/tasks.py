@@ -37,11 +37,14 @@ def list_tasks() -> dict[str, Any]:
     session = db.session()
     rows = find_tasks(session, api_user(), where, limit, offset)
     counts = count_tasks(session, api_user(), where)
+    # Serialized before the commit expires the rows read: reading them afterwards would cost
+    # one query per task.
+    tasks = [inbox_row_json(row) for row in rows]
     # A list shows family names across cases: who asked is kept like any other look.
     audit_request("list_tasks")
     session.commit()
     return {
-        "tasks": [inbox_row_json(row) for row in rows],
+        "tasks": tasks,
         "counts": {
             "total": counts.total,
             "overdue": counts.overdue,
