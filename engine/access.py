@@ -39,19 +39,23 @@ def case_visible_to(user: User) -> ColumnElement[bool]:
             or_(HumanTask.assignee == name, HumanTask.completed_by == name),
         ),
     )
-    conditions = [works_on]
+    # Cheapest first: SQLite tries the terms in order and stops at the first that holds, so a
+    # manager's cases are settled by their team column before any subquery runs.
+    conditions = [same_team(Case.team_id, user.team_id)] if FGC_MANAGER in user.roles else []
+    conditions.append(works_on)
     if user.roles:
+        # A probe of task_candidates' primary key per open task: an IN list of every task ever
+        # offered to the roles would be built again for each case.
+        offered = exists().where(
+            TaskCandidate.task_id == HumanTask.id, TaskCandidate.role.in_(list(user.roles))
+        )
         may_pick_up = exists().where(
             HumanTask.case_id == Case.id,
             HumanTask.state == TaskState.READY,
             HumanTask.assignee.is_(None),
-            HumanTask.id.in_(
-                select(TaskCandidate.task_id).where(TaskCandidate.role.in_(list(user.roles)))
-            ),
+            offered,
         )
-        conditions.append(and_(may_pick_up, same_team(Case.team_id, user.team_id)))
-    if FGC_MANAGER in user.roles:
-        conditions.append(same_team(Case.team_id, user.team_id))
+        conditions.append(and_(same_team(Case.team_id, user.team_id), may_pick_up))
     return or_(*conditions)
 
 
