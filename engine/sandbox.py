@@ -475,21 +475,32 @@ def _plain(error: str, mode: str) -> str:
     return f"{info} ({line.lower()})" if mode == "exec" else info
 
 
+MAX_PREFIX_RUN = 100
+_PREFIX_RUN = re.compile(rf"(?:(?:[-+~]|\bnot\b)\s*){{{MAX_PREFIX_RUN + 1},}}")
+_TOO_DEEP = "is nested too deeply to check (a condition needs only a few levels)"
+
+
 @functools.lru_cache(maxsize=4096)
 def _compile(source: str, mode: str) -> tuple[CodeType | None, str | None, bool]:
     """(code, why refused, needs a budget); cached, as diagrams repeat a few sources."""
     limit = MAX_EXPRESSION_CHARS if mode == "eval" else MAX_SCRIPT_CHARS
     if len(source) > limit:
         return None, f"is {len(source):,} characters long; the limit is {limit:,}", False
+    if _PREFIX_RUN.search(source):
+        # Python 3.11 runs out of stack turning such a chain into its syntax tree, and a
+        # RecursionError there leaves the parser's depth count wrong for the whole process.
+        return None, f"{_TOO_DEEP}: over {MAX_PREFIX_RUN} signs or 'not's in a row", False
     try:
         tree = ast.parse(source, _FILENAME, mode)
+        loops = (ast.Lambda, ast.comprehension)
+        budgeted = mode == "exec" or any(isinstance(node, loops) for node in ast.walk(tree))
+        compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
+        result = compiler(tree, _FILENAME, policy=_Policy)
     except (SyntaxError, ValueError) as error:
         where = f" on line {error.lineno}" if getattr(error, "lineno", None) else ""
         return None, f"has a syntax error{where}: {getattr(error, 'msg', error)}", False
-    loops = (ast.Lambda, ast.comprehension)
-    budgeted = mode == "exec" or any(isinstance(node, loops) for node in ast.walk(tree))
-    compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
-    result = compiler(tree, _FILENAME, policy=_Policy)
+    except RecursionError:
+        return None, _TOO_DEEP, False
     if result.errors:
         return None, _plain(result.errors[0], mode), False
     return result.code, None, budgeted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -384,3 +385,15 @@ def test_workflow_script_attack_fails_the_task_without_effect(tmp_path):
         run_triage({"urgency": "urgent", "children": []}, script=attack)
     assert "import" in str(caught.value)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["-" * 3_990 + "1", "not " * 990 + "x", "a" + ".b" * 1_990, "+".join(["1"] * 1_999)],
+)
+def test_an_expression_nested_too_deeply_is_refused_and_the_parser_keeps_working(source):
+    assert "nested too deeply" in sandbox.check_expression(source)
+    # Python 3.11 leaves its parser broken for the whole process after running out of stack
+    # while building a syntax tree; nothing refused above may get that far.
+    ast.parse("def _(): pass")
+    assert sandbox.check_expression("- - 1 + (not not x)") is None
