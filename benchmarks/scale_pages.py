@@ -50,24 +50,22 @@ PAGES = {
 # PostgreSQL with 40,000 and 100,000 seeded cases); docs/performance.md prints these.
 NOTES = {
     "inbox_manager": (
-        "Re-profiled alone on 100,000 seeded cases (PostgreSQL, after ANALYZE): 72 ms with a "
-        "cold cache (its count query 57 ms, reading every ready task's row), 44 ms warm (the "
-        "count query 22 ms), so at the edge of the target. The benchmark's own run shared "
-        "the two cores with other helpers' load benchmarks (their inbox count queries were "
-        "running at the same moment), which inflates its figure; a covering index for that "
-        "count was tried and not needed once the cache was warm, so no migration was added."
+        "Profiled alone on 100,000 seeded cases (PostgreSQL, after ANALYZE) it took 44-72 ms, "
+        "its count query reading every ready task of the team; the benchmark's own runs, on a "
+        "quiet machine too, give about 350 ms, so this is a real miss not yet explained: the "
+        "next step is EXPLAIN ANALYZE of the team scope's list and count queries inside the "
+        "benchmark's own process."
     ),
     "board": (
         "The board builds a card for every active case the manager may see (about 17,000 for "
-        "the largest team at 100,000 cases; its query alone took 2.0 s of 2.5 s re-profiled "
-        "alone) and only then keeps 100 per column: the query joins every task of those "
-        "cases, open or done (a sequential scan of `human_tasks`, then a sort spilling to "
-        "disk for the per-case aggregates), and PostgreSQL's JIT adds about 55 ms because "
-        "the visibility test's EXISTS sub-queries inflate the cost estimate. No index fixes "
-        "this: the fix is to count the columns in SQL and fetch only the first 100 cards per "
-        "column (a window function), and to turn JIT off for the app's connections. Not done "
-        "here (engine/board.py belongs to the board's owner). On SQLite the page is slower "
-        "still (seconds at 10,000 cases); not profiled there."
+        "the largest team at 100,000 cases) and only then keeps 100 per column; its query "
+        "joins every task of those cases, open or done (a sequential scan of `human_tasks`, "
+        "then a sort spilling to disk for the per-case aggregates). Making the visibility "
+        "test try the manager's team first, with a key probe for candidate roles, took the "
+        "page from 2.5 s to 1.4 s here and from seconds to about 85 ms on SQLite at 10,000 "
+        "cases. What is left: count the columns in SQL and fetch only the first 100 cards per "
+        "column (a window function), read only open tasks (the waiting column's start can "
+        "come from `stage_visits.left_at`), and turn PostgreSQL's JIT off for the app."
     ),
     "dashboard_manager": (
         "The dashboard runs fifteen measures, each a scan of a year of the record (stage "
