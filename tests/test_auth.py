@@ -112,3 +112,15 @@ def test_text_that_cannot_be_stored_is_refused_with_the_field_named(client):
     )
     assert page.status_code == 400
     assert "username: contains a character that cannot be stored" in page.get_data(as_text=True)
+
+
+def test_the_site_icon_is_served_to_anyone_without_touching_the_session(client):
+    # A browser asks for it on its own while the sign-in form is being sent; sent through the
+    # sign-in page, that answer once wrote a signed-out session over the new one.
+    signed_out = client.get("/favicon.ico")
+    assert signed_out.status_code == 200
+    assert signed_out.mimetype == "image/svg+xml"
+    assert "Set-Cookie" not in signed_out.headers
+    login(client, "casey.coordinator")
+    assert client.get("/favicon.ico").status_code == 200
+    assert 'rel="icon"' in client.get("/tasks").get_data(as_text=True)

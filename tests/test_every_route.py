@@ -9,8 +9,9 @@ import pytest
 
 from tests.web import login
 
-# Reachable signed out: the sign-in page, static files and vendor libraries, the API's document.
-PUBLIC = {"auth.login", "static", "assets.vendor", "api.openapi_document"}
+# Reachable signed out: the sign-in page, static files, the site icon and vendor libraries,
+# the API's document.
+PUBLIC = {"auth.login", "static", "home.favicon", "assets.vendor", "api.openapi_document"}
 
 
 def concrete(rule) -> str:

@@ -19,7 +19,7 @@ from webapp.extensions import db, login_manager
 bp = Blueprint("auth", __name__)
 
 # Endpoints anyone may reach (the sign-in page and public files); the rest need a signed-in user.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "assets.vendor"})
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "assets.vendor", "home.favicon"})
 
 
 def init_app(app: Flask) -> None:

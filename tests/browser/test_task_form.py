@@ -87,6 +87,9 @@ def test_typing_after_the_session_ended_is_kept_and_offered_after_signing_in(app
     task_id = task_of(app, referred(app), "screen_referral")
     sign_in(page, "morgan.manager")
     page.goto(f"/tasks/{task_id}")
+    # A response still arriving (the site icon, fetched after "load") would set the
+    # session cookie again: every answer to a signed-in browser renews it.
+    page.wait_for_load_state("networkidle")
     page.context.clear_cookies()  # as when the session times out
     page.get_by_role("textbox", name="Screening notes").fill("Typed after the timeout")
     expect(page.get_by_role("status")).to_have_text(
