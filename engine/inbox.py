@@ -218,8 +218,14 @@ def _page(user: User, where: TaskFilter, now: datetime, limit: int, offset: int)
             dated = tasks.where(HumanTask.due_at.is_not(None))
             parts.append(dated.order_by(HumanTask.due_at, HumanTask.id).limit(enough))
         if where.due is None or where.due == "none":
+            # Ordered by due_at too (all NULL here, so the order is by id as before): ordered by
+            # id alone, PostgreSQL walked the primary key of every task ever made, filtering
+            # for open undated ones. Its statistics put undated open tasks at thousands (most
+            # done tasks have no due date) when there were five, so it expected to stop early;
+            # at 100,000 cases that walk read 1.34 million rows, about 300 ms of a team page.
+            # With due_at first, the (state, due_at) index finds exactly the undated open ones.
             undated = tasks.where(HumanTask.due_at.is_(None))
-            parts.append(undated.order_by(HumanTask.id).limit(enough))
+            parts.append(undated.order_by(HumanTask.due_at, HumanTask.id).limit(enough))
     wrapped = [select(part.subquery().c) for part in parts]  # a LIMIT needs its own SELECT
     found = (wrapped[0] if len(wrapped) == 1 else union_all(*wrapped)).subquery("in_view")
     return (

@@ -303,6 +303,24 @@ def test_a_manager_reassigns_a_task_of_the_team(app, client, frozen_clock):
     assert response.status_code == 404
 
 
+def test_the_team_view_offers_each_task_to_colleagues_with_its_role_but_not_its_holder(
+    app, client, frozen_clock
+):
+    caseys = allocate(app, refer(app, "Ashdown"))
+    cams = allocate(app, refer(app, "Bexley"), "cam.coordinator")
+    unclaimed = open_task(app, refer(app, "Carver"))  # the manager's acknowledgement
+    login(client, "morgan.manager")
+    _, html = page(client, "/tasks?scope=team")
+
+    def offered(select_id: str) -> list[str]:
+        found = re.search(rf'<select id="{select_id}" name="to">(.*?)</select>', html, re.S)
+        return re.findall(r'<option value="([^"]+)">', found.group(1))
+
+    assert offered(f"reassign-{caseys}") == ["cam.coordinator"]
+    assert offered(f"reassign-{cams}") == ["casey.coordinator"]
+    assert offered(f"assign-{unclaimed}") == ["morgan.manager"]
+
+
 def test_reassign_all_moves_a_persons_tasks_and_records_each(app, client, frozen_clock):
     first, second = refer(app, "Ashdown"), refer(app, "Bexley")
     tasks = [allocate(app, first), allocate(app, second)]

@@ -174,6 +174,37 @@ def test_tasks_are_sorted_by_due_date_with_undated_ones_last(
     assert [row.due_state for row in rows][-1] == "no_date"
 
 
+def test_the_team_view_pages_through_dated_tasks_then_undated_ones_oldest_first(
+    session, runtime, people, referred, frozen_clock
+):
+    # The team view reads dated and undated tasks apart; a page can hold some of each.
+    young, adams = referred("Young"), referred("Adams")  # undated; Young's task made first
+    referred("Later")  # due Wednesday
+    frozen_clock.advance(timedelta(hours=-48))  # the Saturday before: due Tuesday
+    referred("Sooner")
+    frozen_clock.advance(timedelta(hours=48))
+    for case in (young, adams):
+        list_tasks(session, case_id=case.id)[0].due_at = None
+    session.commit()
+    referred("Nolan", team=NORTH)  # another team's: never in the view
+    morgan = people["morgan.manager"]
+
+    def families(where: TaskFilter, limit: int, offset: int = 0) -> list[str | None]:
+        return [row.family_name for row in find_tasks(session, morgan, where, limit, offset)]
+
+    team = TaskFilter("team")
+    assert families(team, 50) == ["Sooner", "Later", "Young", "Adams"]
+    assert families(team, 2) + families(team, 2, 2) == ["Sooner", "Later", "Young", "Adams"]
+    assert families(team, 2, 1) == ["Later", "Young"]
+    assert families(team, 1, 3) == ["Adams"]
+    assert families(TaskFilter("team", due="none"), 50) == ["Young", "Adams"]
+    assert families(TaskFilter("team", due="none"), 1) == ["Young"]
+    assert families(TaskFilter("team", due="none"), 1, 1) == ["Adams"]
+    assert families(TaskFilter("team", due="week"), 50) == ["Sooner", "Later"]
+    counts = count_tasks(session, morgan, team)
+    assert (counts.total, counts.team) == (4, 4)
+
+
 def test_each_filter_narrows_the_list(session, runtime, people, referred, frozen_clock):
     allocate(runtime, session, referred("Ashdown"))
     referred("Bexley")

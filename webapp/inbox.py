@@ -222,17 +222,26 @@ def _hand_on_options(rows: list[InboxRow], team: list[User]) -> dict[int, Markup
     """Per task, the <option>s of colleagues who could take it over: its role, not its holder.
 
     Built once per distinct (roles, holder) pair in Python: a team view has fifty rows each
-    offering a score of colleagues, which a template loop would render a thousand times.
+    offering a score of colleagues, which a template loop would render a thousand times. Each
+    colleague's <option> is escaped once: a team page has a pair per holder, a score of them.
     """
+    if not rows:
+        return {}
+    each = [
+        (
+            u.username,
+            set(u.roles),
+            Markup('<option value="{}">{}</option>').format(u.username, u.display_name),
+        )
+        for u in team
+    ]
     built: dict[tuple[frozenset[str], str | None], Markup] = {}
     options = {}
     for row in rows:
         key = (frozenset(row.task.candidate_groups), row.task.assignee)
         if key not in built:
             built[key] = Markup("").join(
-                Markup('<option value="{}">{}</option>').format(u.username, u.display_name)
-                for u in team
-                if key[0] & set(u.roles) and u.username != key[1]
+                option for name, roles, option in each if key[0] & roles and name != key[1]
             )
         options[row.task.id] = built[key]
     return options
