@@ -11,7 +11,7 @@ import secrets
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
 from engine import audit, clock
 from engine.accounts import User
@@ -72,7 +72,13 @@ def user_for_token(session: Session, plain: str) -> User | None:
     """The active user owning this live token, or None."""
     if not plain or not plain.startswith(PREFIX) or len(plain) > 200:
         return None
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(plain)))
+    # The owner's team is read only if asked for: every API call checks a token, and the
+    # team's eager load was one more query on each of them.
+    row = session.scalar(
+        select(ApiToken)
+        .where(ApiToken.token_hash == _digest(plain))
+        .options(joinedload(ApiToken.user).lazyload(User.team))
+    )
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
     return row.user

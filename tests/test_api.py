@@ -392,3 +392,78 @@ def test_the_referral_form_schema_is_served(client, tokens):
     missing = client.get("/api/v1/forms/no_such_form", headers=as_(tokens, "riley.referrer"))
     assert missing.status_code == 404
     assert missing.get_json()["error"] == "Not found"
+
+
+def test_a_task_on_a_case_i_cannot_see_answers_exactly_like_one_that_never_was(app, client, tokens):
+    case_id = refer(client, tokens).get_json()["case"]["id"]
+    task_id = open_task(client, tokens, "morgan.manager", case_id, "acknowledge_referral")["id"]
+    mel = as_(tokens, "mel.manager")  # a manager of the other team
+    attempts = [("get", "", None), ("post", "/claim", None), ("post", "/complete", ACKNOWLEDGED)]
+    for method, suffix, body in attempts:
+        ask = {"method": method, "json": body, "headers": mel}
+        hidden = client.open(f"/api/v1/tasks/{task_id}{suffix}", **ask)
+        never = client.open(f"/api/v1/tasks/987654{suffix}", **ask)
+        assert (hidden.status_code, never.status_code) == (404, 404)
+        assert hidden.get_json()["message"] == f"Task {task_id} does not exist."
+        assert never.get_json()["message"] == "Task 987654 does not exist."
+    with app.app_context():
+        looks = db.session.scalars(
+            select(AuditEntry.action).where(AuditEntry.username == "mel.manager")
+        ).all()
+    assert looks == []  # a task they were refused is not recorded as one they looked at
+    # Refusing Mel changed nothing: the task still waits for Morgan's team.
+    still = open_task(client, tokens, "morgan.manager", case_id, "acknowledge_referral")
+    assert (still["id"], still["assignee"]) == (task_id, None)
+
+
+def test_completing_answers_with_the_case_as_it_now_stands(client, tokens):
+    case_id = refer(client, tokens).get_json()["case"]["id"]
+    manager = as_(tokens, "morgan.manager")
+    for element, data in [
+        ("acknowledge_referral", ACKNOWLEDGED),
+        ("screen_referral", ACCEPT),
+    ]:
+        task = open_task(client, tokens, "morgan.manager", case_id, element)
+        client.post(f"/api/v1/tasks/{task['id']}/complete", json=data, headers=manager)
+    task = open_task(client, tokens, "morgan.manager", case_id, "allocate_coordinator")
+    claimed = client.post(f"/api/v1/tasks/{task['id']}/claim", headers=manager).get_json()
+    assert claimed["task"]["assignee"] == "morgan.manager"
+    before = client.get(f"/api/v1/cases/{case_id}", headers=manager).get_json()["case"]
+    assert before["stage"] == "Screening and allocation"
+    done = client.post(
+        f"/api/v1/tasks/{task['id']}/complete", json=ALLOCATION, headers=manager
+    ).get_json()
+    # Allocation ends screening: the pathway's next stage is the coordinator's baseline.
+    assert done["task"]["state"] == "completed"
+    assert done["task"]["completed_by"] == "morgan.manager"
+    assert done["case"]["stage"] == "Baseline meeting and whole-family assessment"
+    after = client.get(f"/api/v1/cases/{case_id}", headers=manager).get_json()
+    assert done["case"] == after["case"]
+    assert done["case"]["updated_at"] > before["updated_at"]
+    assert [t["id"] for t in done["next_tasks"]] == [t["id"] for t in after["open_tasks"]]
+    assert done["next_tasks"] and all(t["state"] == "ready" for t in done["next_tasks"])
+
+
+def test_a_manager_moved_to_another_team_stops_seeing_the_old_teams_tasks_at_once(
+    app, client, tokens
+):
+    case_id = refer(client, tokens).get_json()["case"]["id"]
+    task_id = open_task(client, tokens, "morgan.manager", case_id, "acknowledge_referral")["id"]
+    morgan = as_(tokens, "morgan.manager")
+    assert client.get(f"/api/v1/tasks/{task_id}", headers=morgan).status_code == 200
+
+    def move_morgan_to_the_team_of(username):
+        with app.app_context():
+            session = db.session()
+            find_user(session, "morgan.manager").team_id = find_user(session, username).team_id
+            session.commit()
+
+    move_morgan_to_the_team_of("mel.manager")
+    assert client.get(f"/api/v1/tasks/{task_id}", headers=morgan).status_code == 404
+    assert client.post(f"/api/v1/tasks/{task_id}/claim", headers=morgan).status_code == 404
+    listed = client.get("/api/v1/tasks?scope=available", headers=morgan).get_json()
+    assert listed["tasks"] == []
+    move_morgan_to_the_team_of("casey.coordinator")  # back to the referral's team
+    claimed = client.post(f"/api/v1/tasks/{task_id}/claim", headers=morgan)
+    assert claimed.status_code == 200
+    assert claimed.get_json()["task"]["assignee"] == "morgan.manager"

@@ -67,8 +67,10 @@ def row_json(row: Base) -> dict[str, Any]:
     return {c.key: iso(getattr(row, c.key)) for c in record_columns(type(row))}
 
 
-def task_json(task: HumanTask) -> dict[str, Any]:
-    due = due_state(task.due_at) if task.state == TaskState.READY else None
+def task_json(task: HumanTask, due: str | None = None) -> dict[str, Any]:
+    """A task; ``due`` is its due state when the caller has worked it out already."""
+    if due is None and task.state == TaskState.READY:
+        due = due_state(task.due_at)
     return {
         "id": task.id,
         "case_id": task.case_id,
@@ -93,14 +95,16 @@ def task_json(task: HumanTask) -> dict[str, Any]:
 
 
 def inbox_row_json(row: InboxRow) -> dict[str, Any]:
-    return task_json(row.task) | {
-        "due_state": row.due_state,
-        "family_name": row.family_name,
-        "stage": row.stage,
-        "referral_type": row.referral_type,
-        "urgency": row.urgency,
-        "needs_reassignment": row.needs_reassignment,
-    }
+    # The inbox query already judged the due state against one moment for the whole page.
+    found = task_json(row.task, row.due_state)
+    found.update(
+        family_name=row.family_name,
+        stage=row.stage,
+        referral_type=row.referral_type,
+        urgency=row.urgency,
+        needs_reassignment=row.needs_reassignment,
+    )
+    return found
 
 
 def case_json(session: Session, case: Case) -> dict[str, Any]:

@@ -12,14 +12,12 @@ from typing import Any
 
 from flask import request
 
-from engine.access import visible_case
 from engine.assignment import claim
 from engine.drafts import discard_draft, load_draft
-from engine.errors import CaseNotFound, KinflowError
+from engine.errors import KinflowError
 from engine.inbox import MAX_PAGE, TaskFilter, count_tasks, find_tasks
-from engine.models import Case
 from webapp.api import bp
-from webapp.api.auth import api_actor, api_user, audit_request, task_for
+from webapp.api.auth import api_actor, api_user, audit_request, still_visible_case, task_for
 from webapp.api.body import json_object
 from webapp.api.serialize import case_json, inbox_row_json, iso, open_tasks_json, task_json
 from webapp.extensions import db, runtime
@@ -92,19 +90,12 @@ def complete_task(task_id: int) -> dict[str, Any]:
     session.commit()
     # The next tasks are shown only while the caller still sees the case: handing a case on
     # (a manager allocating a coordinator) must not leak what happens to it afterwards.
-    after = _still_visible(case.id)
+    after = still_visible_case(case.id)
     return {
         "task": task_json(done),
         "case": case_json(session, after) if after is not None else None,
         "next_tasks": open_tasks_json(session, case.id) if after is not None else [],
     }
-
-
-def _still_visible(case_id: int) -> Case | None:
-    try:
-        return visible_case(db.session(), api_user(), case_id)
-    except CaseNotFound:
-        return None
 
 
 def _clean_args() -> dict[str, str]:
