@@ -11,11 +11,13 @@ rule), otherwise ``on_time``. Safeguarding reviews count: they are the case's mo
 
 **Days in stage** is measured from the moment the case entered its current stage: its open
 ``stage_visits`` row, written by the engine when the stage changed (the same rows "where
-cases wait" reports on). For a waiting case, the wait began when its last stage task finished.
+cases wait" reports on). For a waiting case, the wait began when it left its last stage: that
+visit's end, the moment its last stage task finished.
 
-One statement reads the board (cases, referral, coordinator's name, the open tasks' earliest
-due moment, when the stage was entered), aggregated in SQL, so its cost does not grow with
-queries per case; the deployed diagram is parsed once per version. Who sees what is
+One statement reads the board (``engine.board_sql``): the database places every case the
+user may see in its column, counts each column and SLA state, ranks the cards, and returns
+only the first ``MAX_CARDS`` of each column, so the page's cost stays near the same at 100
+cases or 17,000. The deployed diagram is parsed once per version. Who sees what is
 ``engine.access.case_visible_to``, every time.
 """
 
@@ -27,17 +29,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, select, text
+from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.access import case_visible_to, same_team
 from engine.accounts import USERNAME_PATTERN, User
+from engine.board_sql import REFERRAL, ranked_cards
 from engine.errors import KinflowError, NotAllowed
-from engine.inbox import due_state
-from engine.models import Case, CaseStatus, HumanTask, ProcessVersion, StageVisit, TaskState
-from engine.pathway_stages import PATHWAY, Stage, pathway_stages
-from engine.record.models import Referral
+from engine.models import Case, CaseStatus, ProcessVersion
+from engine.pathway_stages import PATHWAY, pathway_stages
 from engine.roles import COORDINATOR, FGC_MANAGER
 
 WAITING = "Waiting"
@@ -160,127 +161,74 @@ def board(session: Session, user: User, where: BoardFilter) -> Board:
     if scope not in allowed:
         raise KinflowError("scope: only coordinators can show the cases they coordinate.")
     stages = pathway_stages(session)
-    now = clock.now()
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        # The planner's cost for the statement passes jit_above_cost, and compiling it takes
+        # longer than running it (measured); the setting ends with the request's transaction.
+        session.execute(text("SET LOCAL jit = off"))
+    chosen = [
+        Case.status == CaseStatus.ACTIVE,
+        Case.version_id.in_(select(ProcessVersion.id).where(ProcessVersion.process_id == PATHWAY)),
+        case_visible_to(user),
+        *_conditions(user, where, scope),
+    ]
+    # Filters on the referral need it joined to every case; otherwise only the shown cards'.
+    by_referral = (
+        scope == "mine" or where.coordinator is not None or where.referral_type is not None
+    )
+    query = ranked_cards(
+        chosen,
+        by_referral,
+        stages,
+        clock.now(),
+        dialect,
+        max_cards=MAX_CARDS,
+        waiting=WAITING,
+    )
+    names = [s.name for s in stages] + [WAITING]  # ranked_cards numbers columns so
     cards: dict[str, list[Card]] = {s.name: [] for s in stages}
-    cards[WAITING] = []
-    by_process = {s.process_id: s.name for s in reversed(stages)}
-    for row in session.execute(_board_query(user, where, scope, stages)):
-        column = _column(row, cards, by_process)
-        cards.setdefault(column, []).append(_card(row, column, now))
-    columns = []
-    sla_counts = dict.fromkeys(SLA_LABELS, 0)
-    cards[WAITING] = cards.pop(WAITING)  # last, after any stage only older versions have
-    for name, in_column in cards.items():
-        in_column.sort(key=lambda c: (_URGENCY.index(c.sla), -c.days_in_stage, c.family_name))
-        columns.append(Column(name, in_column[:MAX_CARDS], len(in_column)))
-        for card in in_column:
-            sla_counts[card.sla] += 1
+    in_states: dict[str, tuple[int, ...]] = {}  # column -> how many cases in each SLA state
+    for row in session.connection().execute(query):
+        column = row.column_stage if row.column_no < 0 else names[row.column_no]
+        if row.place <= MAX_CARDS:
+            cards.setdefault(column, []).append(_card(row))
+        in_states[column] = (row.in_state_0, row.in_state_1, row.in_state_2)
+    counts = {column: int(sum(states)) for column, states in in_states.items()}
+    sla_counts = {
+        sla: sum(int(s[level]) for s in in_states.values()) for level, sla in enumerate(_URGENCY)
+    }
+    # Stages the diagram does not name get a column only when it names none (column_no -1).
+    named = {s.name for s in stages} | {WAITING}
+    order = [s.name for s in stages] + sorted(set(counts) - named) + [WAITING]
+    columns = [Column(name, cards.get(name, []), counts.get(name, 0)) for name in order]
     return Board(scope, columns, sla_counts)
 
 
-def _column(row: Any, columns: Mapping[str, Any], by_process: Mapping[str, str]) -> str:
-    """The case's column: its stage; when ``Case.stage`` names no stage of the pathway (a
-    safeguarding review can be the first open task), the stage of its open pathway tasks."""
-    if row.stage is None:
-        return WAITING
-    if row.stage in columns:
-        return row.stage
-    if row.open_process in by_process:
-        return by_process[row.open_process]
-    return WAITING if by_process else row.stage
-
-
-def _card(row: Any, column: str, now: datetime) -> Card:
-    entered = row.entered_at if column != WAITING else row.last_done
-    entered = entered or row.created_at
-    sla = due_state(row.next_due, now)
+def _card(row: Any) -> Card:
     return Card(
         case_id=row.case_id,
-        family_name=row.family_name or row.title,
+        family_name=row.family_name,
         coordinator=row.coordinator,
         coordinator_name=row.display_name or row.coordinator,
         referral_type=row.referral_type,
-        entered_at=entered,
-        days_in_stage=max(0, (now - entered).days),
-        sla="on_time" if sla == "no_date" else sla,
+        entered_at=row.entered_at,
+        days_in_stage=int(row.days),
+        sla=_URGENCY[row.urgency],
         next_due_at=row.next_due,
         waiting_until=row.next_wake_at,
-    )
-
-
-# An alias: ``case_visible_to`` has its own subqueries over Referral, which must not
-# correlate with the board's join.
-_referral = aliased(Referral)
-
-
-def _board_query(user: User, where: BoardFilter, scope: str, stages: list[Stage]) -> Select:
-    chosen = (
-        select(
-            Case.id.label("case_id"),
-            Case.title,
-            Case.stage,
-            Case.created_at,
-            Case.next_wake_at,
-            _referral.family_name,
-            _referral.referral_type,
-            _referral.coordinator,
-        )
-        .outerjoin(_referral, _referral.case_id == Case.id)
-        .where(
-            Case.status == CaseStatus.ACTIVE,
-            Case.version_id.in_(
-                select(ProcessVersion.id).where(ProcessVersion.process_id == PATHWAY)
-            ),
-            case_visible_to(user),
-            *_conditions(user, where, scope),
-        )
-        .cte("chosen")
-    )
-    # The cases with their open tasks' aggregates, grouped on the cases' own columns so every
-    # later join is against one row per case.
-    processes = sorted({s.process_id for s in stages})
-    ready = HumanTask.state == TaskState.READY
-    in_stage = HumanTask.process_id.in_(processes) if processes else false()
-    summary = (
-        select(
-            *chosen.c,
-            func.min(case((ready, HumanTask.due_at))).label("next_due"),
-            func.min(case((and_(ready, in_stage), HumanTask.process_id))).label("open_process"),
-            func.max(case((and_(~ready, in_stage), HumanTask.completed_at))).label("last_done"),
-        )
-        .select_from(chosen)
-        .outerjoin(HumanTask, HumanTask.case_id == chosen.c.case_id)
-        .group_by(*chosen.c)
-        .cte("summary")
-    )
-    entered = _entered(summary)
-    return (
-        select(summary, entered.c.entered_at, User.display_name)
-        .outerjoin(entered, entered.c.case_id == summary.c.case_id)
-        .outerjoin(User, User.username == summary.c.coordinator)
-    )
-
-
-def _entered(summary: Any) -> Any:
-    """Per case, when it entered its current stage: its open stage visit."""
-    return (
-        select(StageVisit.case_id, func.max(StageVisit.entered_at).label("entered_at"))
-        .where(StageVisit.case_id.in_(select(summary.c.case_id)), StageVisit.left_at.is_(None))
-        .group_by(StageVisit.case_id)
-        .subquery("entered")
     )
 
 
 def _conditions(user: User, where: BoardFilter, scope: str) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if scope == "mine":
-        conditions.append(_referral.coordinator == user.username)
+        conditions.append(REFERRAL.coordinator == user.username)
     else:
         conditions.append(same_team(Case.team_id, user.team_id))
     if where.coordinator is not None:
-        conditions.append(_referral.coordinator == where.coordinator)
+        conditions.append(REFERRAL.coordinator == where.coordinator)
     if where.team_id is not None:
         conditions.append(Case.team_id == where.team_id)
     if where.referral_type is not None:
-        conditions.append(_referral.referral_type == where.referral_type)
+        conditions.append(REFERRAL.referral_type == where.referral_type)
     return conditions

@@ -22,6 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry, relationship
@@ -145,6 +146,17 @@ class HumanTask(Base):
         Index("ix_tasks_state_due", "state", "due_at"),
         Index("ix_tasks_assignee_state", "assignee", "state"),
         Index("ix_tasks_case_state", "case_id", "state"),
+        # Board: each case's open tasks (earliest due moment, stage) from a small index alone.
+        Index(
+            "ix_tasks_ready_case",
+            "case_id",
+            "due_at",
+            "process_id",
+            postgresql_where=text("state = 'ready'"),
+            sqlite_where=text("state = 'ready'"),
+        ),
+        # Reports: requests for more information (one form) made in a period.
+        Index("ix_tasks_form_created", "form_key", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -219,7 +231,19 @@ class StageVisit(Base):
     __tablename__ = "stage_visits"
     __table_args__ = (
         Index("ix_stage_visits_case_left", "case_id", "left_at"),
-        Index("ix_stage_visits_process_left", "process_id", "left_at"),
+        # Board: when each case entered its current stage, from a small index alone.
+        Index(
+            "ix_stage_visits_open",
+            "case_id",
+            "entered_at",
+            postgresql_where=text("left_at IS NULL"),
+            sqlite_where=text("left_at IS NULL"),
+        ),
+        # Reports: every visit to a stage ended in a period, read from the index alone (its
+        # duration and case too), so a year of 100,000 cases never touches the table.
+        Index(
+            "ix_stage_visits_process_left_entered", "process_id", "left_at", "entered_at", "case_id"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -229,3 +253,18 @@ class StageVisit(Base):
     process_id: Mapped[str] = mapped_column(String(255))
     entered_at: Mapped[datetime] = mapped_column(default=clock.now)
     left_at: Mapped[datetime | None] = mapped_column()
+
+
+class ReportSnapshot(Base):
+    """The dashboard's tables for one filter, kept so the page need not count 100,000 families
+    on every view (engine/reports/snapshots.py writes and reads them; the scheduler refreshes).
+    """
+
+    __tablename__ = "report_snapshots"
+    __table_args__ = (UniqueConstraint("key", name="uq_report_snapshots_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The filter as canonical text (engine.reports.snapshots.snapshot_key): one row per filter.
+    key: Mapped[str] = mapped_column(Text)
+    computed_at: Mapped[datetime] = mapped_column()
+    tables: Mapped[list[Any]] = mapped_column(JSONDocument)

@@ -9,7 +9,9 @@ revision (engine/runtime.py), so a second scheduler, or a second firing, finds n
 
 Reminders work the same way: the nearest are armed, and ``ReminderDesk`` claims each with a
 conditional update before anyone is told. Each look also writes the daily digests that are due
-and sends the outbox's email (``Postman``), re-armed for the next retry.
+and sends the outbox's email (``Postman``), re-armed for the next retry. Given a
+``report_refresh`` interval, it also recounts the managers' dashboard that often
+(``engine.reports.snapshots.refresh``) on a thread of its own.
 
 Only one scheduler is active at a time: ``Leadership`` is a PostgreSQL advisory lock held by a
 dedicated connection, or on SQLite an exclusive lock on a file beside the database. Both are
@@ -41,13 +43,16 @@ from engine.models import Case, CaseStatus
 from engine.notifications.delivery import ReminderDesk
 from engine.notifications.digest import send_digests
 from engine.notifications.outbox import Postman
+from engine.reports import snapshots
 from engine.runtime import Runtime
+from engine.time_words import london_day
 
 log = logging.getLogger(__name__)
 
 # SpiffWorkflow fires a timer only once the clock is strictly past its moment.
 PAST_DUE = timedelta(milliseconds=50)
 _MAIL = "mail"
+_REPORTS = "reports"
 # Keyed by the schema too, so Kinflow installations sharing one PostgreSQL database in
 # separate schemas (and the test suite's schemas) each have their own scheduler.
 _TAKE_LOCK = (
@@ -184,6 +189,7 @@ class Scheduler:
         postman: Postman | None = None,
         horizon: int = 500,
         look_every: timedelta = timedelta(seconds=5),
+        report_refresh: timedelta | None = None,
     ):
         self.sessions = sessions
         self.waker = Waker(sessions, runtime)
@@ -193,13 +199,19 @@ class Scheduler:
         self.leadership = Leadership(engine)
         self.horizon = horizon
         self.look_every = look_every
+        self.report_refresh = report_refresh
         # SQLite has one writer: more threads would only queue in its busy handler, which hands
         # the lock out unfairly (benchmarks/scheduler_cost.py measured p99 1.3 s with 10, 0.1 s
         # with 1). Email has a thread of its own, so a slow SMTP server never delays a timer.
         workers = 1 if engine.dialect.name == "sqlite" else 10
         self.aps = BackgroundScheduler(
             timezone=UTC,
-            executors={"default": ThreadPoolExecutor(workers), _MAIL: ThreadPoolExecutor(1)},
+            # Recounting the dashboard takes seconds at 100,000 cases: never in a timer's way.
+            executors={
+                "default": ThreadPoolExecutor(workers),
+                _MAIL: ThreadPoolExecutor(1),
+                _REPORTS: ThreadPoolExecutor(1),
+            },
         )
         # job id -> the moment it is armed for, so a look re-arms only what changed.
         self._armed: dict[str, datetime] = {}
@@ -214,6 +226,16 @@ class Scheduler:
         self.aps.add_job(
             self.look, "interval", seconds=seconds, id="look", next_run_time=datetime.now(UTC)
         )
+        if self.report_refresh:
+            self.aps.add_job(
+                self.refresh_reports,
+                "interval",
+                seconds=self.report_refresh.total_seconds(),
+                id="reports",
+                next_run_time=datetime.now(UTC),  # kept figures may be old after a stop
+                coalesce=True,
+                executor=_REPORTS,
+            )
 
     def stop(self) -> None:
         if self.aps.running:
@@ -231,6 +253,14 @@ class Scheduler:
             self._arm(f"remind-{reminder_id}", moment, self._remind, reminder_id)
         send_digests(self.sessions, self.policy)
         self._arm_post(self.postman.next_due() if self.postman else None)
+
+    def refresh_reports(self) -> int:
+        """Recount the dashboard's default views if this is the active scheduler; returns how
+        many views were counted (0 when another scheduler is active)."""
+        if not self.leadership.hold():
+            return 0
+        with self.sessions() as session:
+            return snapshots.refresh(session, london_day(clock.now()))
 
     def _arm(
         self,

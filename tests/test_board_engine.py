@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event
 
+from engine import board as engine_board
 from engine.accounts import create_user
 from engine.actors import Actor
 from engine.assignment import assign
@@ -30,6 +31,7 @@ from tests.test_pathway_walkthrough import (
     CIRCULATED,
     CONCERN,
     CONFERENCE,
+    CONTINUE,
     DECLINE_NOTICE,
     LEAD,
     NETWORK,
@@ -421,3 +423,78 @@ def test_the_board_takes_two_queries_however_many_cases(
     for family in ("Birch", "Cole", "Dunmore", "Elwood"):
         open_case(runtime, session, pathway, family, PLAN_ACCEPTANCE, team_id=team)
     assert statements() == few <= 2
+
+
+def test_a_full_column_counts_every_case_and_shows_the_hundred_most_urgent_in_order(
+    session, runtime, pathway, people, frozen_clock
+):
+    team = people["team_id"]
+
+    def refer(title: str) -> Case:  # a new referral: in the first stage, its form not sent
+        return runtime.start_case(
+            session, pathway, {"eligibility_rule": "stronger_families"}, REFERRER, title, team
+        )
+
+    # 50 referrals on Monday 2 March and 54 on Tuesday, each day's made in reverse order of
+    # name, so that neither the case number nor the time of day can stand in for the name.
+    monday = [f"Family {n:03d}" for n in range(50)]
+    tuesday = [f"Family {n:03d}" for n in range(100, 154)]
+    made = {}
+    for names in (monday, tuesday):
+        for title in reversed(names):
+            made[title] = refer(title)
+        frozen_clock.advance(days=1)
+    # Two of Tuesday's last names get a concern: one reviewed late, one just raised.
+    frozen_clock.set(at("2026-03-03", 10))
+    runtime.send_message(session, made["Family 153"].id, "safeguarding_concern", CONCERN, MANAGER)
+    frozen_clock.set(at("2026-03-05", 9))
+    runtime.send_message(session, made["Family 152"].id, "safeguarding_concern", CONCERN, MANAGER)
+    frozen_clock.set(at("2026-03-05", 10))  # Monday's have waited 3 days, Tuesday's 2
+
+    shown = board(session, people["morgan"], BoardFilter())
+
+    first = next(c for c in shown.columns if c.name == STAGES[0])
+    assert (first.count, len(first.cards), first.hidden) == (104, 100, 4)
+    # Overdue (due 4 March, 10:00), due soon (6 March, 09:00), then the longest waiting by
+    # name: all 50 of Monday's, then the first 48 of Tuesday's other 52.
+    expected = ["Family 153", "Family 152", *monday, *tuesday[:48]]
+    assert [card.family_name for card in first.cards] == expected
+    assert [card.days_in_stage for card in first.cards[1:4]] == [2, 3, 3]
+    assert shown.sla_counts == {"overdue": 1, "due_soon": 1, "on_time": 102}
+    assert shown.total == 104
+
+
+def test_a_wait_counts_from_the_end_of_the_last_stage_not_from_a_later_safeguarding_review(
+    session, runtime, pathway, people, frozen_clock
+):
+    case = open_case(runtime, session, pathway, "Ashdown", WAITING, team_id=people["team_id"])
+    frozen_clock.set(at("2026-03-04"))
+    runtime.send_message(session, case.id, "safeguarding_concern", CONCERN, MANAGER)
+    frozen_clock.set(at("2026-03-04", 15))
+    do(runtime, session, case, "review_safeguarding_concern", CONTINUE, MANAGER)
+    frozen_clock.set(at("2026-03-12", 8))  # 9 days and 23 hours after the wait began
+
+    shown = board(session, people["morgan"], BoardFilter())
+
+    assert columns(shown)[WAITING] == ["Ashdown"]
+    card = card_of(shown, "Ashdown")
+    assert (card.entered_at, card.days_in_stage, card.sla) == (at("2026-03-02"), 9, "on_time")
+    assert card.waiting_until == at("2026-07-13")
+
+
+def test_a_state_wholly_past_the_shown_cards_still_counts(
+    session, runtime, pathway, people, frozen_clock, monkeypatch
+):
+    monkeypatch.setattr(engine_board, "MAX_CARDS", 2)  # a full column without 100 cases
+    team = people["team_id"]
+    for family in ("Ashdown", "Birch", "Cole", "Dunmore", "Elwood"):
+        case = runtime.start_case(session, pathway, {}, REFERRER, f"{family} family", team)
+        if family in ("Cole", "Dunmore", "Elwood"):  # a concern each: due within 24 hours
+            runtime.send_message(session, case.id, "safeguarding_concern", CONCERN, MANAGER)
+
+    shown = board(session, people["morgan"], BoardFilter())
+
+    first = next(c for c in shown.columns if c.name == STAGES[0])
+    assert [card.family_name for card in first.cards] == ["Cole family", "Dunmore family"]
+    assert (first.count, first.hidden) == (5, 3)
+    assert shown.sla_counts == {"overdue": 0, "due_soon": 3, "on_time": 2}

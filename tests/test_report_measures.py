@@ -9,14 +9,16 @@ minutes are GMT (00:10 on 1 March is 00:10 UTC, in; 23:30 on 28 February, out).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from engine import clock
 from engine.accounts import create_user
-from engine.models import Case, CaseStatus, HumanTask
+from engine.models import Case, CaseStatus, HumanTask, StageVisit
+from engine.pathway_stages import pathway_stages
 from engine.record.models import (
     Closure,
     FamilyPlan,
@@ -518,3 +520,67 @@ def test_a_database_with_nothing_in_it_gives_every_table(session):
         assert table.how, table.key  # the page shows how each figure is counted
         for row in table.rows:
             assert len(row) == len(table.columns)
+
+
+# --- figures the database works out (PostgreSQL sorts and interpolates; SQLite reads rows) ---
+
+
+def test_days_to_allocation_count_london_dates_across_the_summer_time_evening(session, seeded):
+    # April adds c3 and c20, both allocated at 00:10 London on 1 April (23:10 UTC on 31 March):
+    # c3 was received at 23:30 London on 31 March (22:30 UTC), so 1 day, though both moments
+    # fall on 31 March in UTC; c20 was received on 4 March, so 28 days. Sorted 1, 28:
+    # median 14.5; 90th at position 0.9: 1 + 0.9 x 27 = 25.3.
+    spring = ReportFilter(date(2026, 3, 1), date(2026, 4, 1))
+    both = rows(session, "timeliness", spring)[0]
+    assert both[:2] == ("Allocation of a coordinator", 7)  # March's five and these two
+    april = ReportFilter(date(2026, 4, 1), date(2026, 4, 1))
+    assert rows(session, "timeliness", april)[0] == ("Allocation of a coordinator", 2, 14.5, 25.3)
+    # Team B has only c3: one family, 1 day.
+    assert rows(session, "timeliness", april.narrowed(team_id=seeded["b"]))[0] == (
+        "Allocation of a coordinator",
+        1,
+        1.0,
+        1.0,
+    )
+
+
+def _visit(session, case_id: int, process: str, entered: datetime, hours: float) -> None:
+    session.add(
+        StageVisit(
+            case_id=case_id,
+            stage=process,
+            process_id=process,
+            entered_at=entered,
+            left_at=entered + timedelta(hours=hours),
+        )
+    )
+
+
+def test_stage_waits_count_only_pathway_cases_and_never_below_zero(session, seeded, two_lanes):
+    [screening] = [s for s in pathway_stages(session) if s.process_id == "screening_allocation"]
+    day = london("2026-03-10", 12)
+    c1, c2, c3, c4 = session.scalars(select(Case.id).order_by(Case.id).limit(4)).all()
+    # Stays of 40, 64 and 120 hours, and one whose clock ran backwards (it left 50 hours
+    # before it entered): that one counts as 0.
+    for case_id, hours in ((c1, 40), (c2, 64), (c3, 120), (c4, -50)):
+        _visit(session, case_id, "screening_allocation", day, hours)
+    # A case of another process that calls the same stage process is not on the pathway.
+    other = Case(version_id=two_lanes.id, title="Not FGC", state="", created_by="x",
+                 team_id=seeded["a"])  # fmt: skip
+    session.add(other)
+    session.flush()
+    _visit(session, other.id, "screening_allocation", day - timedelta(days=40), 24 * 40)
+    session.commit()
+
+    def screening_figures(where: ReportFilter) -> tuple:
+        return {row[0]: row[1:4] for row in rows(session, "waits", where)}[screening.name]
+
+    # Hours 0, 40, 64, 120: median (40 + 64) / 2 = 52 h = 2.17 days; the 90th percentile at
+    # position 3 x 0.9 = 2.7: 64 + 0.7 x 56 = 103.2 h = 4.3 days.
+    assert screening_figures(MARCH) == (4, 2.2, 4.3)
+    # Team A (c1, c2 and the other process's case): 40 and 64 hours: median 52 h, 2.2 days;
+    # 90th 40 + 0.9 x 24 = 61.6 h, 2.57 days.
+    assert screening_figures(MARCH.narrowed(team_id=seeded["a"])) == (2, 2.2, 2.6)
+    # Team B (c3, c4): 0 and 120 hours: median 60 h, 2.5 days; 90th 108 h, 4.5 days (the
+    # stay below zero, counted as it was, would give 35 h and 103 h).
+    assert screening_figures(MARCH.narrowed(team_id=seeded["b"])) == (2, 2.5, 4.5)

@@ -55,6 +55,7 @@ def test_the_page_the_csv_and_the_api_give_the_same_figures(app, client, seeded)
 def test_a_manager_gets_their_own_team_for_the_last_twelve_months(app, client, seeded):
     document = kpis(app, client, "morgan.manager")
     assert document["period"] == {"from": "2025-03-03", "to": "2026-03-02"}
+    assert document["computed_at"] == "2026-03-02T09:00:00+00:00"  # the frozen clock's now
     assert document["team"] == {"id": team_id(app, TEAM), "name": TEAM}
     assert [t["key"] for t in document["tables"]] == measure_keys()
     [referrals] = [t for t in document["tables"] if t["key"] == "referrals"]

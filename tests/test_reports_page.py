@@ -64,6 +64,17 @@ def test_a_manager_sees_their_own_team_over_the_last_twelve_months(client, seede
     assert '<a href="/reports" aria-current="page">Reports</a>' in html
 
 
+def test_the_page_says_when_its_figures_were_counted_and_how_often(client, seeded):
+    login(client, "morgan.manager")
+    page = lxml.html.fromstring(dashboard(client))
+    [heading] = page.xpath("//h1")
+    said = heading.getnext()
+    assert said.get("class") == "reports-as-of"  # right under the heading
+    assert " ".join(said.text_content().split()) == (
+        "Figures as of 09:00 (London time); they are refreshed every 15 minutes."
+    )
+
+
 def test_a_manager_asking_for_another_team_still_sees_their_own(app, client, seeded):
     login(client, "morgan.manager")
     html = dashboard(client, f"?team={team_id(app, OTHER_TEAM)}")

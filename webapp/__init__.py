@@ -42,6 +42,7 @@ def _settings_from_environment(instance_path: str) -> dict[str, Any]:
         "KINFLOW_DUE_SOON_WORKING_DAYS": _whole_number(env, "KINFLOW_DUE_SOON_WORKING_DAYS", 1),
         "KINFLOW_NOTICE_WORKING_DAYS": _whole_number(env, "KINFLOW_NOTICE_WORKING_DAYS", 5),
         "KINFLOW_DIGEST_HOUR": _whole_number(env, "KINFLOW_DIGEST_HOUR", 8),
+        "KINFLOW_REPORT_REFRESH_MINUTES": _whole_number(env, "KINFLOW_REPORT_REFRESH_MINUTES", 15),
         **{
             f"KINFLOW_RETENTION_{kind.key.upper()}": env.get(
                 f"KINFLOW_RETENTION_{kind.key.upper()}", kind.default

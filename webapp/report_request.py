@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from dateutil.relativedelta import relativedelta
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,8 @@ from engine import clock
 from engine.accounts import Team, User
 from engine.errors import NotAllowed
 from engine.pathway_stages import referral_types
-from engine.reports.tables import ReportFilter
+from engine.reports import snapshots
+from engine.reports.tables import ReportFilter, Table
 from engine.roles import COORDINATOR, DATA_OFFICER, FGC_MANAGER
 from engine.time_words import LONDON
 
@@ -104,9 +105,23 @@ def today() -> date:
 
 
 def default_period(end: date | None = None) -> tuple[date, date]:
-    """Twelve whole months ending on ``end`` (today): 3 Mar 2025 to 2 Mar 2026 inclusive."""
-    end = end or today()
-    return end - relativedelta(months=12) + relativedelta(days=1), end
+    """Twelve whole months ending on ``end`` (today): 3 Mar 2025 to 2 Mar 2026 inclusive.
+
+    The scheduler keeps figures for this period ready (``engine.reports.snapshots``), so both
+    read the one definition there."""
+    return snapshots.default_period(end or today())
+
+
+def refresh_minutes() -> int:
+    """How often the scheduler refreshes kept figures (0: figures are counted for each view)."""
+    return int(current_app.config["KINFLOW_REPORT_REFRESH_MINUTES"])
+
+
+def dashboard_figures(session: Session, where: ReportFilter) -> tuple[list[Table], datetime]:
+    """The dashboard's tables for ``where`` and when they were counted: kept figures while they
+    are fresh, for the page, its CSV files and the API alike."""
+    max_age = snapshots.max_age_for(timedelta(minutes=refresh_minutes()))
+    return snapshots.figures(session, where, max_age=max_age)
 
 
 def check_reader(user: User) -> None:

@@ -2,25 +2,36 @@
 
 Every table on the page is an ``engine.reports`` measure, drawn as a server-side SVG chart when
 it has one and always written out as an accessible HTML table; ``/reports/<key>.csv`` gives the
-same table for the same filter, and ``/reports/all.zip`` every table at once. The figures are
-counts over many families, not a family's record, so reading them is not audited.
+same table for the same filter, and ``/reports/all.zip`` every table at once. All three read
+the kept figures of ``engine.reports.snapshots`` (refreshed by the scheduler), so for one filter
+they show the same snapshot, and the page says when it was counted. The figures are counts over
+many families, not a family's record, so reading them is not audited.
 """
 
 from __future__ import annotations
 
 import io
 import zipfile
+from datetime import datetime
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
 
+from engine import clock
 from engine.reports.csv_export import table_csv
-from engine.reports.tables import Table, dashboard, measure_keys, one_measure
+from engine.reports.tables import measure_keys
 from engine.roles import DATA_OFFICER, FGC_MANAGER
+from engine.time_words import clock_time, london_day, time_on_day
 from webapp.errors import error_response
 from webapp.extensions import db
 from webapp.permissions import me, requires_roles
 from webapp.report_figures import chart_for, figure_text, is_number
-from webapp.report_request import LABELS, ReportRequest, read_request
+from webapp.report_request import (
+    LABELS,
+    ReportRequest,
+    dashboard_figures,
+    read_request,
+    refresh_minutes,
+)
 
 bp = Blueprint("reports", __name__)
 
@@ -29,11 +40,13 @@ bp = Blueprint("reports", __name__)
 @requires_roles(FGC_MANAGER, DATA_OFFICER)
 def index() -> tuple[str, int]:
     asked = read_request(db.session(), me(), request.args)
-    tables = dashboard(db.session(), asked.where)
+    tables, computed_at = dashboard_figures(db.session(), asked.where)
     page = render_template(
         "reports/index.html",
         asked=asked,
         tables=tables,
+        as_of=as_of(computed_at),
+        refresh_minutes=refresh_minutes(),
         labels=LABELS,
         chart_for=chart_for,
         figure_text=figure_text,
@@ -42,6 +55,13 @@ def index() -> tuple[str, int]:
         zip_url=url_for("reports.all_tables", **asked.query()),
     )
     return page, 400 if asked.errors else 200
+
+
+def as_of(computed_at: datetime) -> str:
+    """06:10, or 23:55 on 23 Nov when the figures were counted on an earlier day (London)."""
+    if london_day(computed_at) == london_day(clock.now()):
+        return clock_time(computed_at)
+    return time_on_day(computed_at)
 
 
 def refused_download(asked: ReportRequest) -> tuple[Response | str, int]:
@@ -66,7 +86,8 @@ def table_file(key: str) -> Response | tuple[Response | str, int]:
     asked = read_request(db.session(), me(), request.args)
     if asked.errors:
         return refused_download(asked)
-    table: Table = one_measure(db.session(), asked.where, key)
+    tables, _ = dashboard_figures(db.session(), asked.where)
+    [table] = [t for t in tables if t.key == key]
     body = table_csv(table).encode("utf-8")
     return download(body, asked.file_name(key, "csv"), "text/csv")
 
@@ -79,6 +100,6 @@ def all_tables() -> Response | tuple[Response | str, int]:
         return refused_download(asked)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for table in dashboard(db.session(), asked.where):
+        for table in dashboard_figures(db.session(), asked.where)[0]:
             archive.writestr(asked.file_name(table.key, "csv"), table_csv(table))
     return download(buffer.getvalue(), asked.file_name("reports", "zip"), "application/zip")

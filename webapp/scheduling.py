@@ -1,11 +1,12 @@
-"""The scheduler of timers, reminders and email for this app's database: in its own process
-(``kinflow scheduler``) or inside the development server (``make run``). Only one is active
-per database whatever runs."""
+"""The scheduler of timers, reminders, email and the dashboard's refresh for this app's
+database: in its own process (``kinflow scheduler``) or inside the development server
+(``make run``). Only one is active per database whatever runs."""
 
 from __future__ import annotations
 
 import atexit
 import os
+from datetime import timedelta
 
 from flask import Flask
 
@@ -20,7 +21,10 @@ def scheduler_for(app: Flask) -> Scheduler:
         engine = db.engine
     sessions = make_sessionmaker(engine)
     postman = Postman(sessions, transport_from_env(os.environ))
-    return Scheduler(engine, sessions, app.extensions["kinflow_runtime"], postman)
+    minutes = app.config["KINFLOW_REPORT_REFRESH_MINUTES"]
+    reports = timedelta(minutes=minutes) if minutes else None
+    runtime = app.extensions["kinflow_runtime"]
+    return Scheduler(engine, sessions, runtime, postman, report_refresh=reports)
 
 
 def start_in_app(app: Flask) -> Scheduler:

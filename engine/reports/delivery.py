@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import case, distinct, func, select
+from sqlalchemy import and_, case, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.record.models import FamilyPlan, Review, SafeguardingConcern, SupportPackage
@@ -23,23 +23,24 @@ STEP_UP = "step_up"  # forms/safeguarding_review.json, safeguarding_decision
 
 @measure("conferences", order=40)
 def conferences(session: Session, where: ReportFilter) -> Table:
-    held = session.scalar(
-        narrowed(select(func.count()).select_from(FamilyPlan), where, FamilyPlan.case_id).where(
-            FamilyPlan.version == FIRST_PLAN, on_days(FamilyPlan.agreed_on, where)
-        )
-    )
+    held_in = and_(FamilyPlan.version == FIRST_PLAN, on_days(FamilyPlan.agreed_on, where))
     # Plans accepted before decision dates were recorded fall back to the conference's day.
     decided = func.coalesce(FamilyPlan.decided_on, FamilyPlan.agreed_on)
-    agreed = session.scalar(
-        narrowed(select(func.count()).select_from(FamilyPlan), where, FamilyPlan.case_id).where(
-            FamilyPlan.status == "accepted", on_days(decided, where)
-        )
-    )
+    agreed_in = and_(FamilyPlan.status == "accepted", on_days(decided, where))
+    held, agreed = session.execute(
+        narrowed(
+            select(func.count().filter(held_in), func.count().filter(agreed_in)).select_from(
+                FamilyPlan
+            ),
+            where,
+            FamilyPlan.case_id,
+        ).where(or_(held_in, agreed_in))  # one pass over the plans for both
+    ).one()
     return Table(
         key="conferences",
         title="Conferences and family plans",
         columns=(WHAT, NUMBER),
-        rows=(("Conferences held", held or 0), ("Plans agreed", agreed or 0)),
+        rows=(("Conferences held", held), ("Plans agreed", agreed)),
         how=(
             "Family group conferences held in the period, and family plans the referrer "
             "accepted in the period."
@@ -82,16 +83,26 @@ def reviews(session: Session, where: ReportFilter) -> Table:
 
 @measure("support", order=60)
 def support(session: Session, where: ReportFilter) -> Table:
-    def packages(*conditions) -> tuple[int, Decimal]:
-        count, total = session.execute(
-            narrowed(
-                select(func.count(), func.sum(SupportPackage.total)).select_from(SupportPackage),
-                where,
-                SupportPackage.case_id,
-            ).where(*conditions)
-        ).one()
-        return count, Decimal(total or 0).quantize(Decimal("0.01"))
-
+    stages = (
+        ("Requested", on_days(SupportPackage.requested_on, where)),
+        (
+            "Approved",
+            and_(SupportPackage.approved.is_(True), on_days(SupportPackage.decided_on, where)),
+        ),
+        ("Paid", on_days(SupportPackage.paid_on, where)),
+    )
+    figures = []
+    for _, happened in stages:
+        figures += [func.count().filter(happened), func.sum(SupportPackage.total).filter(happened)]
+    found = session.execute(  # one pass over the packages for the three stages
+        narrowed(select(*figures).select_from(SupportPackage), where, SupportPackage.case_id).where(
+            or_(*(happened for _, happened in stages))
+        )
+    ).one()
+    rows = tuple(
+        (label, found[2 * n], Decimal(found[2 * n + 1] or 0).quantize(Decimal("0.01")))
+        for n, (label, _) in enumerate(stages)
+    )
     return Table(
         key="support",
         title="Family network support packages",
@@ -100,16 +111,7 @@ def support(session: Session, where: ReportFilter) -> Table:
             Column("count", "Number", "count"),
             Column("total", "Total cost", "money"),
         ),
-        rows=(
-            ("Requested", *packages(on_days(SupportPackage.requested_on, where))),
-            (
-                "Approved",
-                *packages(
-                    SupportPackage.approved.is_(True), on_days(SupportPackage.decided_on, where)
-                ),
-            ),
-            ("Paid", *packages(on_days(SupportPackage.paid_on, where))),
-        ),
+        rows=rows,
         how=(
             "Support packages requested, approved and paid in the period, each on the day it "
             "happened, with the total of their costs."

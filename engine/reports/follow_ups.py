@@ -40,13 +40,18 @@ def _followed_up(session: Session, where: ReportFilter) -> dict[str, _Where]:
     issued = func.sum(case((ChildFollowUp.proceedings_issued.is_(True), 1), else_=0))
     query: Select = (
         select(ChildFollowUp.living, func.count(ChildFollowUp.id), issued)
-        .join(Case, Case.id == ChildFollowUp.case_id)
-        .outerjoin(Referral, Referral.case_id == ChildFollowUp.case_id)
         .where(ChildFollowUp.recorded_on.between(where.start, where.end))
         .group_by(ChildFollowUp.living)
     )
+    # Cases and referrals are joined only when asked about: every follow-up has its case, and
+    # a case at most one referral, so leaving them out changes no count and saves two joins
+    # with 100,000 rows each.
     if where.team_id is not None:
-        query = query.where(Case.team_id == where.team_id)
+        query = query.join(Case, Case.id == ChildFollowUp.case_id).where(
+            Case.team_id == where.team_id
+        )
+    if where.coordinator is not None or where.referral_type is not None:
+        query = query.join(Referral, Referral.case_id == ChildFollowUp.case_id)
     if where.coordinator is not None:
         query = query.where(Referral.coordinator == where.coordinator)
     if where.referral_type is not None:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from engine.models import Case, ProcessVersion
 from engine.pathway_stages import PATHWAY
 from engine.record.models import Referral
+from engine.reports.spreads import SHARES, Spread, rounded_days
 from engine.reports.tables import ReportFilter, percentile
 
 
@@ -53,13 +54,8 @@ def at_moments(column: Any, where: ReportFilter) -> ColumnElement[bool]:
 
 def day_figures(days: Iterable[int]) -> tuple[int, float | None, float | None]:
     """(how many, median, 90th percentile) of whole days, the figures rounded to one place."""
-    values = [float(d) for d in days]
-    median, p90 = percentile(values, 0.5), percentile(values, 0.9)
-    return (
-        len(values),
-        None if median is None else round(median, 1),
-        None if p90 is None else round(p90, 1),
-    )
+    values = sorted(float(d) for d in days)
+    return rounded_days(Spread(len(values), tuple(percentile(values, s) for s in SHARES)))
 
 
 # Forms are read from the latest deployed pathway, once per version (versions are immutable).

@@ -1,7 +1,8 @@
 """The dashboard's figures as JSON: ``GET /api/v1/reports/kpis``.
 
 The same ``engine.reports`` tables as the page and its CSV files, for the same filter
-(``webapp.report_request``): FGC managers get their own team whatever ``team`` they send, data
+(``webapp.report_request``) and from the same kept snapshot, with ``computed_at`` saying when
+they were counted: FGC managers get their own team whatever ``team`` they send, data
 officers any team or all; other roles 403. Counts, days and percentages are JSON numbers, no
 data is null, dates are ISO 8601, and money is a string with two decimal places ("1234.50"),
 so pence are never rounded through binary floating point. Figures are aggregates, not a
@@ -17,13 +18,13 @@ from typing import Any
 from flask import request
 from werkzeug.wrappers import Response
 
-from engine.reports.tables import Kind, Table, dashboard
+from engine.reports.tables import Kind, Table
 from webapp.api import bp
 from webapp.api.auth import api_user
 from webapp.api.schemas import Schema, nullable, ref
 from webapp.errors import error_response
 from webapp.extensions import db
-from webapp.report_request import FIELDS, read_request
+from webapp.report_request import FIELDS, dashboard_figures, read_request
 
 KINDS = ["text", "count", "days", "money", "percent"]
 
@@ -37,12 +38,14 @@ def report_kpis() -> dict[str, Any] | tuple[Response | str, int]:
         return error_response(422, message, errors=errors)
     where = asked.where
     team = {"id": asked.team.id, "name": asked.team.name} if asked.team else None
+    tables, computed_at = dashboard_figures(db.session(), where)
     return {
         "period": {"from": where.start.isoformat(), "to": where.end.isoformat()},
         "team": team,
         "coordinator": where.coordinator,
         "referral_type": where.referral_type,
-        "tables": [table_json(t) for t in dashboard(db.session(), where)],
+        "computed_at": computed_at.isoformat(),
+        "tables": [table_json(t) for t in tables],
     }
 
 
@@ -108,7 +111,14 @@ def report_schemas() -> dict[str, Schema]:
         "ReportTable": table,
         "Kpis": {
             "type": "object",
-            "required": ["period", "team", "coordinator", "referral_type", "tables"],
+            "required": [
+                "period",
+                "team",
+                "coordinator",
+                "referral_type",
+                "computed_at",
+                "tables",
+            ],
             "properties": {
                 "period": {
                     "type": "object",
@@ -126,6 +136,13 @@ def report_schemas() -> dict[str, Schema]:
                 | {"description": "The team reported on; null for every team."},
                 "coordinator": nullable(text),
                 "referral_type": nullable(text),
+                "computed_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "When the figures were counted (UTC, ISO 8601). They are "
+                    "kept and refreshed every KINFLOW_REPORT_REFRESH_MINUTES (default 15), so "
+                    "work recorded since then is not yet counted.",
+                },
                 "tables": {"type": "array", "items": ref("ReportTable")},
             },
         },
