@@ -2,7 +2,8 @@
 
 Run with ``make bench``. PostgreSQL figures need ``BENCH_POSTGRES_URL`` or ``TEST_POSTGRES_URL``.
 One benchmark alone prints its figures without writing anything:
-``python -m benchmarks.inbox_cost`` (or ``scheduler_cost``, ``dashboard_cost``, ``scale_pages``).
+``python -m benchmarks.inbox_cost`` (or ``scheduler_cost``, ``dashboard_cost``, ``scale_pages``,
+``fuzz_http``).
 ``docs/performance.md`` is regenerated with the README's table (``benchmarks.performance_doc``).
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from benchmarks import (
     dashboard_cost,
+    fuzz_http,
     inbox_cost,
     load,
     loop_cost,
@@ -94,6 +96,8 @@ def summary(results: dict) -> str:
         lines += scale_pages.summary_lines(results["scale_pages"])
     if "malformed_bpmn" in results:
         lines += malformed_bpmn.summary_lines(results["malformed_bpmn"])
+    if "fuzz_http" in results:
+        lines += fuzz_http.summary_lines(results["fuzz_http"])
     if "sqlite_users" in results:
         lines += sqlite_users.summary_lines(results["sqlite_users"])
     if results.get("load"):
@@ -131,6 +135,7 @@ def main() -> int:
         "dashboard_cost": dashboard_cost.run(postgres),
         "scale_pages": scale_pages.run(postgres),
         "malformed_bpmn": malformed_bpmn.run(postgres),
+        "fuzz_http": fuzz_http.run(postgres),
         "sqlite_users": sqlite_users.run(postgres),
         "load": load.run(postgres),
     }

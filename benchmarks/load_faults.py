@@ -50,18 +50,23 @@ def _timer_tasks(sessions: sessionmaker[Session], case_id: int) -> int:
 
 
 def sigkill(
-    sessions: sessionmaker[Session], data: load_data.LoadData, url: str, workers: int, log: Path
+    sessions: sessionmaker[Session],
+    data: load_data.LoadData,
+    url: str,
+    workers: int,
+    log: Path,
+    threads: int = 1,
 ) -> dict[str, Any]:
     timer_case = load_data.timer_case(sessions, Runtime(), datetime.now(UTC) + TIMER_DUE)
     port = load_server.free_port()
-    server = load_server.start_gunicorn(url, port, workers, log)
+    server = load_server.start_gunicorn(url, port, workers, log, threads)
     scheduler = load_server.start_scheduler(url, log)
     thread, tally = _in_background(port, list(data.tokens.values()), RUN_FOR)
     time.sleep(KILL_AFTER)
     load_server.kill_group(server)
     load_server.kill_group(scheduler)
     killed_at = time.monotonic()
-    server = load_server.start_gunicorn(url, port, workers, log)
+    server = load_server.start_gunicorn(url, port, workers, log, threads)
     scheduler = load_server.start_scheduler(url, log)
     restarted_in = time.monotonic() - killed_at
     thread.join()
@@ -92,10 +97,15 @@ def restart_postgres() -> None:
 
 
 def postgres_restart(
-    sessions: sessionmaker[Session], data: load_data.LoadData, url: str, workers: int, log: Path
+    sessions: sessionmaker[Session],
+    data: load_data.LoadData,
+    url: str,
+    workers: int,
+    log: Path,
+    threads: int = 1,
 ) -> dict[str, Any]:
     port = load_server.free_port()
-    server = load_server.start_gunicorn(url, port, workers, log)
+    server = load_server.start_gunicorn(url, port, workers, log, threads)
     try:
         thread, tally = _in_background(port, list(data.tokens.values()), RUN_FOR)
         time.sleep(KILL_AFTER)
@@ -140,10 +150,10 @@ def run(
     from benchmarks.load import add_cases
 
     add_cases(sessions, runtime, data.pathway, EXTRA_CASES)
-    results = {"sigkill": sigkill(sessions, data, url, args.server_workers, log)}
+    results = {"sigkill": sigkill(sessions, data, url, args.server_workers, log, args.threads)}
     if args.restart_postgres:
         add_cases(sessions, runtime, data.pathway, EXTRA_CASES)
         results["postgres_restart"] = postgres_restart(
-            sessions, data, url, args.server_workers, log
+            sessions, data, url, args.server_workers, log, args.threads
         )
     return results

@@ -35,12 +35,26 @@ def environment(database_url: str) -> dict[str, str]:
     }
 
 
-def start_gunicorn(database_url: str, port: int, workers: int, log: Path) -> subprocess.Popen:
-    """gunicorn in its own process group, so a SIGKILL can take the master and workers at once."""
+def start_gunicorn(
+    database_url: str,
+    port: int,
+    workers: int,
+    log: Path,
+    threads: int = 1,
+    preload: bool = False,
+) -> subprocess.Popen:
+    """gunicorn in its own process group, so a SIGKILL can take the master and workers at once.
+
+    ``threads`` above 1 selects gunicorn's ``gthread`` worker; ``preload`` imports the app
+    once in the master before forking.
+    """
     command = [
         str(BIN / "gunicorn"),
         "--workers",
         str(workers),
+        "--threads",
+        str(threads),
+        *(["--preload"] if preload else []),
         "--bind",
         f"127.0.0.1:{port}",
         "--backlog",
@@ -59,6 +73,32 @@ def start_gunicorn(database_url: str, port: int, workers: int, log: Path) -> sub
     )
     wait_until_up(port, process)
     return process
+
+
+def group_cpu_seconds(group: int) -> float:
+    """User and system CPU seconds used so far by the live processes of a process group
+    (gunicorn's master and workers), read from ``/proc``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # the process ended while we looked
+        # The command name is in parentheses and may hold spaces: split after it.
+        fields = text.rsplit(")", 1)[1].split()
+        if int(fields[2]) == group:  # field 5 of stat, the process group
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def pid_cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds used so far by one process (0 once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_scheduler(database_url: str, log: Path) -> subprocess.Popen:

@@ -32,6 +32,25 @@ def checks(results: dict[str, Any]) -> Iterator[tuple[str, str, str, bool]]:
     if "pathway_cost" in results:
         ratio = results["pathway_cost"]["ratio_10_to_1"]
         yield ("the 10th pathway review vs the 1st", f"{ratio}x", "at most 1.5x", ratio <= 1.5)
+    if results.get("load"):
+        from benchmarks.load import TARGET_PER_SECOND
+
+        load = results["load"]["load"]
+        rate = load["completions_per_second"]
+        p95 = max(k["p95_ms"] for k in load["latency"].values())
+        yield (
+            "API load, 50 workers against gunicorn on PostgreSQL: completions per second",
+            f"{rate}/s",
+            f"at least {TARGET_PER_SECOND}/s",
+            rate >= TARGET_PER_SECOND,
+        )
+        yield ("API load: 95th percentile of every request", f"{p95} ms", "under 100 ms", p95 < 100)
+        yield (
+            "API load: errors other than expected 409s; invariants afterwards",
+            f"{sum(load['errors'].values())}; {'hold' if load['invariants_hold'] else 'broken'}",
+            "none; hold",
+            not load["errors"] and load["invariants_hold"],
+        )
     for kind, figures in results.get("inbox_cost", {}).items():
         for view in ("coordinator_mine", "manager_team"):
             page = figures[f"{view}_page"]["median_ms"]
@@ -42,6 +61,14 @@ def checks(results: dict[str, Any]) -> Iterator[tuple[str, str, str, bool]]:
             worst = max(m["worst_ms"] for m in figures[scope]["measures"].values())
             label = f"slowest dashboard measure, {figures['cases']:,} cases, {kind}, {scope}"
             yield (label, f"{worst} ms (worst)", "under 300 ms", worst < 300)
+    for kind, figures in results.get("fuzz_http", {}).items():
+        yield (
+            f"HTTP fuzzing, {figures['examples']:,} examples over "
+            f"{len(figures['targets'])} forms and endpoints, {kind}",
+            f"{figures['failures']} failures",
+            "none (never a 5xx, the field named, the case unchanged)",
+            figures["failures"] == 0,
+        )
     from benchmarks.scale_pages import PAGES
 
     for kind, figures in results.get("scale_pages", {}).items():
@@ -94,7 +121,12 @@ def _notes(results: dict[str, Any]) -> list[str]:
     for key in PAGES:
         if key in missed and key in NOTES:
             lines += ["", f"**{PAGES[key][0]}**: {NOTES[key]}"]
-    return ["", "## Where the time goes on the pages that miss", *lines] if lines else []
+    if results.get("load") and "cpu_ms_per_completion" in results["load"]["load"]:
+        from benchmarks.load import TARGET_PER_SECOND, WHY_THE_RATE
+
+        if results["load"]["load"]["completions_per_second"] < TARGET_PER_SECOND:
+            lines += ["", f"**API load**: {WHY_THE_RATE}"]
+    return ["", "## Where the time goes where a target is missed", *lines] if lines else []
 
 
 def write(results: dict[str, Any], table: str) -> None:

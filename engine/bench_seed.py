@@ -26,6 +26,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from engine import clock
+from engine.accounts import User
 from engine.demo import _Plan, _Story  # the demo's walker drives the archetypes
 from engine.errors import KinflowError
 from engine.models import Case, CaseEvent, HumanTask, ProcessVersion, TaskCandidate
@@ -88,12 +89,15 @@ def bench_seed(
     batch: int = 5_000,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, int]:
-    """Add ``cases`` fictional families (plus the archetypes); rows inserted, by table."""
+    """Add ``cases`` fictional families (plus the archetypes), and the service's workers when
+    missing; rows inserted, by table."""
     started = time.perf_counter()
+    users_before = session.scalar(select(func.count(User.id))) or 0
     team_ids = teams_and_users(session)
     session.commit()
-    archetypes, shapes = walk_archetypes(session, runtime, version, team_ids[0], rule, seed)
     counts: dict[str, int] = defaultdict(int)
+    counts["users"] = (session.scalar(select(func.count(User.id))) or 0) - users_before
+    archetypes, shapes = walk_archetypes(session, runtime, version, team_ids[0], rule, seed)
     first = (session.scalar(select(func.max(Case.id))) or 0) + 1
     task_id = session.scalar(select(func.max(HumanTask.id))) or 0
     for start in range(first, first + cases, batch):

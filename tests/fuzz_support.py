@@ -1,8 +1,11 @@
-"""Shared by the HTTP fuzz tests: a process that opens one task for every shipped form at once,
-a snapshot of what a case has stored, and hypothesis strategies for hostile text.
+"""Shared by the HTTP fuzz tests and the fuzz benchmark: a process that opens one task for every
+shipped form at once, a snapshot of what a case has stored, hypothesis strategies for hostile
+form posts and bodies, and the checks each post must pass.
 
 One case of the all-forms process gives a ready task per form, so each form can be posted to
-through the real pages and API without walking the pathway up to it.
+through the real pages and API without walking the pathway up to it. The strategies and the
+checks live here, not in tests/test_fuzz_http.py, so that ``benchmarks/fuzz_http.py`` runs the
+very same properties with many more examples (``make bench``) than the suite can afford.
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
+from flask.testing import FlaskClient
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
 
 from engine.actors import Actor
 from engine.chronology import case_events
@@ -134,3 +140,242 @@ ODD_TEXT = st.one_of(
         ]
     ),
 )
+SCHEMAS = {key: json.loads((FORMS / f"{key}.json").read_text("utf-8")) for key in FORM_KEYS}
+JSON_LEAF = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=False, allow_infinity=False),
+    ODD_TEXT,
+)
+JSON_VALUE = st.recursive(
+    JSON_LEAF,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=10,
+)
+
+
+def open_task(app: Flask, key: str, team: int) -> tuple[int, dict[str, Any]]:
+    """A ready task of form ``key`` and what its case has stored, before a post."""
+    from webapp.extensions import db, runtime
+
+    with app.app_context():
+        session = db.session()
+        task_id = ready_task(session, runtime(), key, team)
+        return task_id, stored(session, task_id)
+
+
+def after(app: Flask, task_id: int) -> tuple[TaskState, dict[str, Any]]:
+    """The task's state and what its case has stored, after a post."""
+    from webapp.extensions import db
+
+    with app.app_context():
+        session = db.session()
+        snapshot = stored(session, task_id)
+        task = session.get(HumanTask, task_id)
+        assert task is not None
+        return task.state, snapshot
+
+
+# -- form fields as a browser posts them ------------------------------------------------------
+
+
+def field_names(schema: dict[str, Any], prefix: str = "") -> list[str]:
+    """Every input name the task page could show for `schema`, two entries per repeat."""
+    names: list[str] = []
+    for key, sub in (schema.get("properties") or {}).items():
+        name = f"{prefix}.{key}" if prefix else key
+        kind = sub.get("type")
+        items = sub.get("items") or {}
+        if kind == "object":
+            names += field_names(sub, name)
+        elif kind == "array" and "enum" not in items:
+            for i in (0, 1):
+                entry = f"{name}.{i}"
+                names += field_names(items, entry) if items.get("type") == "object" else [entry]
+        else:
+            names.append(name)
+    return names
+
+
+def arrays(schema: dict[str, Any], prefix: str = "") -> list[str]:
+    found = []
+    for key, sub in (schema.get("properties") or {}).items():
+        name = f"{prefix}.{key}" if prefix else key
+        if sub.get("type") == "array":
+            found.append(name)
+        if sub.get("type") == "object":
+            found += arrays(sub, name)
+    return found
+
+
+@st.composite
+def page_posts(draw, key: str | None = None) -> tuple[str, list[tuple[str, str]]]:
+    """A form's fields as a browser could post them; any shipped form unless ``key`` is given
+    (the benchmark fuzzes each form in turn)."""
+    key = key or draw(st.sampled_from(FORM_KEYS))
+    schema = SCHEMAS[key]
+    names = field_names(schema)
+    chosen = draw(st.lists(st.sampled_from(names), max_size=len(names), unique=True))
+    pairs = [
+        (name, value)
+        for name in chosen
+        for value in draw(st.lists(ODD_TEXT, min_size=1, max_size=3))
+    ]
+    pairs += [(name, draw(ODD_TEXT)) for name in draw(st.lists(st.text(max_size=20), max_size=2))]
+    pairs += [("__present__", name) for name in draw(st.lists(st.sampled_from(names), max_size=3))]
+    buttons = [f"add:{a}" for a in arrays(schema)] + [f"remove:{a}.0" for a in arrays(schema)]
+    buttons += ["add:nothing", "remove:x.999999999", "remove:", "add"]
+    if draw(st.booleans()):
+        pairs.append(("__action", draw(st.sampled_from(buttons))))
+    return key, pairs
+
+
+def post_page(
+    app: Flask, client: FlaskClient, csrf: str, team: int, key: str, pairs: list[tuple[str, str]]
+) -> int:
+    """Post ``pairs`` to an open task of form ``key``; the status, after checking that it is
+    no server error and that a refused post left the task open and its case as stored."""
+    task_id, before = open_task(app, key, team)
+    body = MultiDict([("csrf_token", csrf), *pairs])
+    response = client.post(f"/tasks/{task_id}", data=body)
+    page = response.get_data(as_text=True)
+    assert response.status_code in (200, 302, 400, 413, 422), page[:500]
+    state, now = after(app, task_id)
+    if response.status_code == 302:
+        assert state == TaskState.COMPLETED
+        return response.status_code
+    assert state == TaskState.READY
+    assert now == before
+    if response.status_code == 422:
+        assert 'class="error-summary"' in page
+    if response.status_code == 400:
+        assert "cannot be stored" in page  # names the field holding the NUL
+    return response.status_code
+
+
+# -- the same forms through the API -----------------------------------------------------------
+
+
+@st.composite
+def api_submissions(draw, key: str | None = None) -> tuple[str, Any]:
+    """A JSON answer to a form, any shipped form unless ``key`` is given."""
+    key = key or draw(st.sampled_from(FORM_KEYS))
+    names = sorted(SCHEMAS[key].get("properties") or {})
+    # Field names are never blank here: a blank name nests as "0" in the error paths of
+    # webapp/api/body.py (reported, not fixed here).
+    fields = draw(st.lists(st.sampled_from(names) | st.text(min_size=1, max_size=12), max_size=6))
+    return key, {name: draw(JSON_VALUE) for name in fields}
+
+
+def post_api(app: Flask, client: FlaskClient, token: str, team: int, key: str, data: Any) -> int:
+    """Complete an open task of form ``key`` through the API with ``data``; the status, after
+    checking that a refusal names fields and left the task open and its case as stored."""
+    task_id, before = open_task(app, key, team)
+    headers = {"Authorization": f"Bearer {token}"}
+    response = client.post(f"/api/v1/tasks/{task_id}/complete", json=data, headers=headers)
+    assert response.status_code in (200, 400, 413, 422), response.get_data(as_text=True)[:500]
+    state, now = after(app, task_id)
+    if response.status_code == 200:
+        assert state == TaskState.COMPLETED
+        return response.status_code
+    assert state == TaskState.READY
+    assert now == before
+    body = response.get_json()
+    assert body["message"]
+    if response.status_code == 422:
+        known = set(SCHEMAS[key].get("properties") or {}) | {"(form)", "(body)"}
+        assert body["errors"]
+        for path, message in body["errors"].items():
+            assert message and isinstance(message, str)
+            fields = known | set(data)
+            assert any(path == f or path.startswith(f + ".") for f in fields), path
+    return response.status_code
+
+
+# -- every endpoint that reads a JSON body ------------------------------------------------------
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+DEEP_OBJECT = b'{"a":' * 50_000 + b"1" + b"}" * 50_000
+RAW_BODIES = st.one_of(
+    st.binary(max_size=200),
+    st.sampled_from(
+        [
+            b"",
+            b"   ",
+            b"null",
+            b"[]",
+            b'"text"',
+            b"12",
+            b"{",
+            b'{"a": 1,}',
+            b'{"data": "\xff\xfe"}',
+            b"\xef\xbb\xbf{}",
+            b'{"concern": "\\u0000"}',
+            b'{"concern": "\\ud800"}',
+            b'{"\\u0000": 1}',
+            b'{"case_ids": [1e400]}',
+            b'{"case_ids": "all", "dry_run": "yes"}',
+            b'{"process": {"$ne": 1}}',
+            b'{"process": "all_forms", "data": [], "title": 5}',
+            DEEP,
+            DEEP_OBJECT,
+            b'{"x": "' + b"y" * 1_200_000 + b'"}',
+        ]
+    ),
+    JSON_VALUE.map(lambda v: json.dumps(v).encode()),
+)
+CONTENT_TYPES = st.sampled_from(
+    [
+        "application/json",
+        "application/json; charset=latin-1",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "",
+    ]
+)
+# (who posts, where): the workers of tests/web.py.
+ENDPOINTS = [
+    ("riley.referrer", "/api/v1/cases"),
+    ("pat.owner", "/api/v1/cases"),
+    ("morgan.manager", "/api/v1/cases/{case}/messages/safeguarding_concern"),
+    ("morgan.manager", "/api/v1/cases/{case}/messages/consent_withdrawn"),
+    ("morgan.manager", "/api/v1/tasks/{task}/complete"),
+    ("morgan.manager", "/api/v1/tasks/{task}/claim"),
+    ("pat.owner", "/api/v1/versions/{version}/migrate"),
+]
+
+
+def post_endpoint(
+    app: Flask,
+    client: FlaskClient,
+    tokens: dict[str, str],
+    team: int,
+    endpoint: tuple[str, str],
+    raw: bytes,
+    content_type: str,
+) -> int:
+    """Post ``raw`` to one of ``ENDPOINTS``; the status, after checking that the answer is JSON,
+    no server error, a refusal says why, and a refused completion left the case as stored."""
+    from webapp.extensions import db
+
+    user, template = endpoint
+    task_id, before = open_task(app, "referral", team)
+    with app.app_context():
+        task = db.session.get(HumanTask, task_id)
+        case_id = task.case_id
+        version_id = db.session.get(Case, case_id).version_id
+    path = template.format(case=case_id, task=task_id, version=version_id)
+    headers = {"Authorization": f"Bearer {tokens[user]}"}
+    response = client.post(path, data=raw, content_type=content_type, headers=headers)
+    assert response.status_code < 500, response.get_data(as_text=True)[:500]
+    assert response.is_json, response.get_data(as_text=True)[:500]
+    body = response.get_json()
+    if response.status_code >= 400:
+        assert isinstance(body["message"], str) and body["message"]
+    if response.status_code in (400, 413, 422) and path.endswith("/complete"):
+        assert after(app, task_id) == (TaskState.READY, before)
+    return response.status_code

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from engine.accounts import Team, User
 from engine.actors import Actor
 from engine.bench_seed import ARCHETYPES, bench_seed, check_may_seed
 from engine.deploy import latest_version
@@ -16,7 +17,7 @@ from engine.models import Case, CaseEvent, HumanTask, StageVisit, TaskCandidate,
 from engine.projection import ready_ids
 from engine.queries import get_case, get_task
 from engine.record import models as record
-from engine.seed_people import PASSWORD
+from engine.seed_people import PASSWORD, STAFF, teams_and_users
 from tests.web import login
 from webapp.cli import main
 from webapp.extensions import db
@@ -50,7 +51,7 @@ def test_rows_by_table_and_stages(seeded):
     # Every family has its adult and one to three children.
     assert 2 * N <= counts["people"] <= 4 * N
     users = session.scalar(select(func.count()).select_from(db.metadata.tables["users"]))
-    assert users == 181
+    assert users == counts["users"] == 200
     tasks_per_case = counts["human_tasks"] / N
     assert 6 <= tasks_per_case <= 14, tasks_per_case
     stages = Counter(session.scalars(select(Case.stage).where(Case.id > archetypes)))
@@ -170,6 +171,9 @@ def test_the_command_refuses_outside_development_and_on_cases(app):
     result = runner.invoke(main, ["bench-seed", "--cases", "5"], obj=_script_info(app))
     assert result.exit_code == 0, result.output
     assert "rows inserted" in result.output and "cases: 5" in result.output
+    assert "users: 200" in result.output
+    assert "200 users (5 teams and service-wide roles; coord.t0.7 has left" in result.output
+    assert "sign in with the password 'bench-only'" in result.output
     again = runner.invoke(main, ["bench-seed", "--cases", "5"], obj=_script_info(app))
     assert again.exit_code == 1 and "--append" in again.output
 
@@ -196,3 +200,70 @@ def test_appending_and_new_cases_after_the_seed(seeded):
     assert task.id > session.scalar(
         select(func.max(HumanTask.id)).where(HumanTask.case_id != case.id)
     )
+
+
+def test_the_service_has_200_workers_across_its_teams_and_roles(session):
+    teams = teams_and_users(session)
+    session.commit()
+    users = session.scalars(select(User)).all()
+    assert len(users) == 200
+    roles = Counter(role for u in users for role in u.roles)
+    # Per team: 20 coordinators, a manager and a deputy; lead practitioners 5 (10 in Central,
+    # which has twice the families), referrers 10 (15 in Central); then the service-wide 5.
+    assert roles == {
+        "coordinator": 5 * 20,
+        "fgc_manager": 5 * 2,
+        "lead_practitioner": 4 * 5 + 10,
+        "referrer": 4 * 10 + 15,
+        "data_officer": 2,
+        "process_owner": 2,
+        "admin": 1,
+    }
+    by_team = Counter(u.team_id for u in users)
+    assert [by_team[t] for t in teams] == [2 + 20 + 10 + 15] + [2 + 20 + 5 + 10] * 4
+    assert by_team[None] == 5
+    names = {u.username: u for u in users}
+    # The names engine.seed_walk and the benchmarks rely on.
+    for n, team in enumerate(teams):
+        assert {names[f"coord.t{n}.{i}"].team_id for i in range(20)} == {team}
+        assert names[f"manager.t{n}"].roles == ["fgc_manager"]
+        assert names[f"referrer.t{n}.0"].roles == ["referrer"]
+    assert names["coord.t0.3"].active and names["coord.t0.3"].team_id == teams[0]
+    assert names["data.officer"].roles == ["data_officer"] and names["data.officer"].team_id is None
+    assert [u.username for u in users if not u.active] == ["coord.t0.7"]
+    assert len({u.display_name for u in users}) == 200
+    assert names["coord.t1.3"].display_name == "Coordinator 3, North FGC"
+    assert names["referrer.t0.1"].display_name == "Referrer 1 (school), Central FGC"
+
+
+def test_seeding_again_adds_no_one_and_tops_up_an_older_smaller_staff(session):
+    teams = teams_and_users(session)
+    session.commit()
+    assert teams_and_users(session) == teams
+    assert session.scalar(select(func.count(User.id))) == 200
+    # A database seeded before the deputies and the service-wide roles existed.
+    older = [
+        w.username for w in STAFF if w.username.startswith(("deputy.", "process.", "service."))
+    ]
+    session.execute(User.__table__.delete().where(User.username.in_(older)))
+    session.commit()
+    assert session.scalar(select(func.count(User.id))) == 200 - 5 - 2 - 1
+    assert teams_and_users(session) == teams
+    session.commit()
+    assert session.scalar(select(func.count(User.id))) == 200
+    assert session.scalar(select(func.count(Team.id))) == 5
+
+
+def test_a_worker_of_every_role_signs_in_and_the_leaver_cannot(app):
+    with app.app_context():
+        teams_and_users(db.session())
+        db.session.commit()
+    first = {}
+    for worker in STAFF:
+        first.setdefault(worker.role, worker.username)
+    assert len(first) == 7
+    for username in first.values():
+        client = app.test_client()
+        assert login(client, username, PASSWORD).status_code == 302, username
+    refused = login(app.test_client(), "coord.t0.7", PASSWORD)
+    assert refused.status_code != 302

@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 from engine.bench_seed import bench_seed, check_may_seed
 from engine.deploy import latest_version
 from engine.errors import KinflowError, VersionNotFound
+from engine.seed_people import LEFT, PASSWORD, TEAMS, seeded_users
 from webapp.extensions import db
 
 
@@ -55,3 +56,9 @@ def bench_seed_command(cases: int, append: bool, force: bool) -> None:
     click.echo(f"{sum(counts.values()):,} rows inserted in {took:.1f} s:")
     for table, count in counts.items():
         click.echo(f"  {table}: {count}")
+    # Who to sign in as is the first thing a benchmark's reader needs next.
+    click.echo(
+        f"{seeded_users(session)} users ({len(TEAMS)} teams and service-wide roles; "
+        f"{', '.join(sorted(LEFT))} has left the service) sign in with the password "
+        f"{PASSWORD!r}, for example coord.t0.3, manager.t0, data.officer."
+    )
