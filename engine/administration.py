@@ -15,7 +15,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import audit, clock
+from engine import audit, clock, sign_ins
 from engine.accounts import (
     Team,
     User,
@@ -191,11 +191,13 @@ def unlock(session: Session, user_id: int, *, actor: str, via: str = "web") -> U
 def reset_password(
     session: Session, user_id: int, password: str, *, actor: str, via: str = "web"
 ) -> User:
-    """Set a new password; the account is unlocked too, as the person can now sign in."""
+    """Set a new password; the account is unlocked too, as the person can now sign in. Every
+    browser signed in with the old password is signed out: it may not be theirs."""
     check_new_password(password)
     with _changing(session, user_id) as user:
         set_password(user, password)
         user.failed_logins, user.locked_until = 0, None
+        sign_ins.end_all(session, user.id)
         target = f"user {user.username}"
         audit.record(session, actor, "admin_reset_password", target=target, via=via)
     return user

@@ -323,6 +323,8 @@ def test_an_admin_unlocks_a_locked_account(app, client, workers):
 
 
 def test_an_admin_sets_a_new_password(app, client, workers):
+    lee = app.test_client()
+    login(lee, "lee.practitioner")
     login(client, "ada.admin")
     path = f"/admin/users/{workers['lee.practitioner']}/password"
     short = client.post(
@@ -340,6 +342,8 @@ def test_an_admin_sets_a_new_password(app, client, workers):
         },
     )
     assert changed.status_code == 302
+    assert "signed out everywhere" in client.get(changed.headers["Location"]).get_data(True)
+    assert lee.get("/tasks").status_code == 302  # the browser signed in before is signed out
     assert login(app.test_client(), "lee.practitioner", PASSWORD).status_code == 401
     assert login(app.test_client(), "lee.practitioner", NEW_PASSWORD).status_code == 302
     assert ("admin_reset_password", "user lee.practitioner") in admin_actions(app)

@@ -124,3 +124,36 @@ def test_the_site_icon_is_served_to_anyone_without_touching_the_session(client):
     login(client, "casey.coordinator")
     assert client.get("/favicon.ico").status_code == 200
     assert 'rel="icon"' in client.get("/tasks").get_data(as_text=True)
+
+
+def signed_out(client) -> bool:
+    return client.get("/tasks").status_code == 302
+
+
+def test_signing_out_ends_the_session_even_for_a_copy_of_its_cookie(client):
+    # A response on its way when the worker signs out (a page's diagram, a draft save) brings
+    # the signed-in cookie back; it must sign nobody in.
+    login(client, "casey.coordinator")
+    cookie = client.get_cookie("session").value
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/tasks")})
+    assert signed_out(client)
+    client.set_cookie("session", cookie)
+    assert signed_out(client)
+
+
+def test_signing_out_in_one_browser_leaves_the_others_signed_in(app, workers):
+    office, home = app.test_client(), app.test_client()
+    login(office, "casey.coordinator")
+    login(home, "casey.coordinator")
+    office.post("/logout", data={"csrf_token": csrf_token(office, "/tasks")})
+    assert signed_out(office)
+    assert not signed_out(home)
+
+
+def test_a_session_from_before_sign_ins_were_kept_must_sign_in_again(app, client):
+    # A cookie signed by this app naming the user but no sign-in (as every cookie made before
+    # migration 0010 does) is not enough.
+    login(client, "casey.coordinator")
+    with client.session_transaction() as session:
+        del session["sign_in"]
+    assert signed_out(client)

@@ -245,7 +245,10 @@ def reset_password(user_id: int) -> str | Response | tuple[str, int]:
             except KinflowError as exc:
                 error = _field_error(exc, ("password",))[1]
             else:
-                flash(f"{user.username}'s password is changed. Tell them in person or by phone.")
+                flash(
+                    f"{user.username}'s password is changed and they are signed out everywhere. "
+                    "Tell them in person or by phone."
+                )
                 return redirect(url_for("admin.edit_user", user_id=user_id))
     page = render_template(
         "admin/password.html",

@@ -8,15 +8,28 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from engine import audit
+from engine import audit, sign_ins
 from engine.accounts import LoginRefused, User, authenticate
 from webapp.extensions import db, login_manager
 
 bp = Blueprint("auth", __name__)
+
+# The session cookie's key for its sign-in's secret (engine/sign_ins.py).
+SIGN_IN = "sign_in"
 
 # Endpoints anyone may reach (the sign-in page and public files); the rest need a signed-in user.
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "assets.vendor", "home.favicon"})
@@ -32,9 +45,10 @@ def init_app(app: Flask) -> None:
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    # A deactivated account is signed out at its next request.
-    return user if user is not None and user.active else None
+    # A deactivated account, or a sign-in ended elsewhere, is signed out at its next request.
+    if not user_id.isdigit():
+        return None
+    return sign_ins.signed_in_user(db.session(), int(user_id), session.get(SIGN_IN))
 
 
 def _require_login() -> Response | None:
@@ -72,6 +86,8 @@ def login() -> str | Response:
         else:
             session.clear()
             session.permanent = True
+            lifetime = current_app.permanent_session_lifetime
+            session[SIGN_IN] = sign_ins.start(db.session(), user, lifetime)
             login_user(user)
             audit.record(db.session(), user.username, "login")
             db.session.commit()
@@ -83,6 +99,8 @@ def login() -> str | Response:
 @bp.post("/logout")
 def logout() -> Response:
     if current_user.is_authenticated:
+        # Ended on the server: a response still on its way renews only a dead cookie.
+        sign_ins.end(db.session(), session.get(SIGN_IN))
         audit.record(db.session(), current_user.username, "logout")
         db.session.commit()
     logout_user()

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from engine import accounts, audit, authoring, drafts, saved_filters, tokens  # noqa: F401
+from engine import accounts, audit, authoring, drafts, saved_filters, sign_ins, tokens  # noqa: F401
 from engine.models import Base
 from engine.notifications import models as notification_models  # noqa: F401  (their tables)
 from engine.record import models as record_models  # noqa: F401  (registers the record tables)
