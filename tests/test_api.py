@@ -185,6 +185,21 @@ def test_a_body_that_is_not_a_json_object_gets_a_clear_message(client, tokens):
         assert "Traceback" not in answer.get_data(as_text=True)
 
 
+def test_text_that_cannot_be_stored_is_named_by_its_whole_path(client, tokens):
+    for body, path in [
+        (b'{"people": [{"name": "A\\u0000"}]}', "people.0.name"),
+        (b'{"": ["A\\u0000"]}', '"".0'),  # an empty field name, not a top-level "0"
+    ]:
+        answer = client.post(
+            "/api/v1/cases",
+            data=body,
+            content_type="application/json",
+            headers=as_(tokens, "riley.referrer"),
+        )
+        assert answer.status_code == 422, body
+        assert list(answer.get_json()["errors"]) == [path], body
+
+
 def test_an_unexpected_failure_is_a_calm_json_500(client, tokens, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("the database went away")

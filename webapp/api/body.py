@@ -56,7 +56,8 @@ def _unstorable(value: Any, path: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     if isinstance(value, dict):
         for key, item in value.items():
-            where = f"{path}.{key}" if path else str(key)
+            name = key or '""'  # an empty field name must not vanish from the path
+            where = f"{path}.{name}" if path else name
             if not _storable(str(key)):
                 found.append((path or "(body)", "A field name holds a character not allowed."))
                 continue
