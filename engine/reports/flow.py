@@ -132,7 +132,9 @@ def _allocated(where: ReportFilter) -> Select:
 
 
 def _conferences(where: ReportFilter) -> Select:
-    return narrowed(select(FamilyPlan.id), where, FamilyPlan.case_id).where(
+    """First plans agreed in the period, with their referral (the days count from it)."""
+    plans = select(FamilyPlan.id).join(Referral, Referral.case_id == FamilyPlan.case_id)
+    return narrowed(plans, where).where(
         FamilyPlan.version == FIRST_PLAN, on_days(FamilyPlan.agreed_on, where)
     )
 

@@ -26,15 +26,17 @@ from engine.reports.tables import ReportFilter, percentile
 def narrowed(query: Select, where: ReportFilter, case_id: Any = None) -> Select:
     """``query`` narrowed to ``where``'s team, coordinator and referral type.
 
-    Joins ``referrals`` on ``case_id`` (a column of a table already in the query) unless
-    ``case_id`` is None, which says the query already reads ``referrals``; joins ``cases``
-    only when a team is asked for. Work with no referral row (a case whose referral form is
-    not yet submitted) has no coordinator or type, so it drops out only when those are asked.
+    ``case_id`` is a column of a table already in the query; None says the query already
+    reads ``referrals``. Joins ``referrals`` only when a coordinator or referral type is asked
+    for, and ``cases`` only when a team is. Work with no referral row (a case whose referral
+    form is not yet submitted) has no coordinator or type, so it drops out only when those are
+    asked; joining referrals regardless dropped it always, and cost a join per row.
     """
-    if case_id is not None:
+    if case_id is not None and (where.coordinator is not None or where.referral_type is not None):
         query = query.join(Referral, Referral.case_id == case_id)
     if where.team_id is not None:
-        query = query.join(Case, Case.id == Referral.case_id).where(Case.team_id == where.team_id)
+        key = Referral.case_id if case_id is None else case_id
+        query = query.join(Case, Case.id == key).where(Case.team_id == where.team_id)
     if where.coordinator is not None:
         query = query.where(Referral.coordinator == where.coordinator)
     if where.referral_type is not None:

@@ -64,11 +64,7 @@ def overdue(session: Session, where: ReportFilter) -> Table:
         .where(HumanTask.state == TaskState.READY, HumanTask.due_at < now)
         .group_by(HumanTask.role)
     )
-    if where.team_id is not None:
-        late = late.join(Case, Case.id == HumanTask.case_id).where(Case.team_id == where.team_id)
-    if where.coordinator is not None or where.referral_type is not None:
-        late = narrowed(late, where.narrowed(team_id=None), HumanTask.case_id)
-    counts = session.execute(late).all()
+    counts = session.execute(narrowed(late, where, HumanTask.case_id)).all()
     rows = sorted(
         ((ROLE_NAMES.get(role or "", role or "No role"), n) for role, n in counts),
         key=lambda row: (-row[1], row[0]),
