@@ -2,7 +2,8 @@
 
 Periods come from configuration (``KINFLOW_RETENTION_<TYPE>``, read once by the web app and
 handed here as a plain mapping). The report is a dry run: it reads and never deletes. Erasing
-one case is a separate, explicit and audited action (``engine.erasure``).
+one case (``engine.erasure``) and deleting the dated records of one type past retention
+(``engine.retention_purge``) are separate, explicit and audited actions.
 
 A record falls due on its start date plus its period (``6y``: the same day six years later, or
 28 February for a 29 February start); on and after that day it is past retention. Dates are
@@ -193,12 +194,20 @@ def case_due(session: Session, policy: RetentionPolicy, case_id: int) -> DueCase
     return None
 
 
-_DATED = {
+# The record types kept by their own date rather than by their case's end: each by the
+# column its period is counted from.
+DATED_COLUMNS = {
     AUDIT_LOG: AuditEntry.at,
     NOTIFICATIONS: Notification.created_at,
     OUTBOX: OutboxMessage.created_at,
     DRAFTS: TaskDraft.saved_at,
 }
+
+
+def dated_cutoff(period: Period, on: date) -> datetime:
+    """A dated record started before this moment is past retention on ``on``: started on or
+    before the last start date due that day, so before the next day begins (UTC)."""
+    return datetime.combine(period.before(on) + timedelta(days=1), time.min, tzinfo=UTC)
 
 
 def report(session: Session, policy: RetentionPolicy, on: date) -> RetentionReport:
@@ -216,9 +225,8 @@ def report(session: Session, policy: RetentionPolicy, on: date) -> RetentionRepo
             oldest = min((c.ended_on for c in due), default=None)
             found.append(TypeReport(kind, period, len(due), oldest, due))
             continue
-        column = _DATED[kind.key]
-        # Started on or before the last start date due today: before the next day begins.
-        cutoff = datetime.combine(period.before(on) + timedelta(days=1), time.min, tzinfo=UTC)
+        column = DATED_COLUMNS[kind.key]
+        cutoff = dated_cutoff(period, on)
         count, oldest_at = session.execute(
             select(func.count(), func.min(column)).where(column < cutoff)
         ).one()

@@ -67,6 +67,7 @@ ACTION_LABELS = {
     "remove_redaction": "Removed a redaction mark",
     "view_retention_report": "Read the retention report",
     "erase_case": "Erased a case past retention",
+    "purge_records": "Deleted records past retention",
 }
 
 

@@ -1,4 +1,5 @@
-"""``kinflow retention``: the retention dry run, and erasing one case past retention."""
+"""``kinflow retention``: the retention dry run, erasing one case past retention, and deleting
+the dated records of one type past retention."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from flask.cli import with_appcontext
 from engine import audit, clock
 from engine.erasure import erase_case
 from engine.errors import KinflowError
-from engine.retention import RetentionReport, report
+from engine.retention import DATED_COLUMNS, RetentionReport, report
+from engine.retention_purge import noun, purge_dated
 from webapp.extensions import db
 
 CLI_ACTOR = "kinflow-cli"
@@ -40,18 +42,32 @@ def print_report(found: RetentionReport) -> None:
     "--on", "on", metavar="YYYY-MM-DD", help="With --dry-run: the day to judge (default today)."
 )
 @click.option("--erase", "case_id", type=int, metavar="CASE_ID", help="Erase one case's data.")
-@click.option("--confirm", is_flag=True, help="Required with --erase.")
+@click.option(
+    "--purge",
+    "kind",
+    type=click.Choice(list(DATED_COLUMNS)),
+    help="Delete every record of this type past retention today.",
+)
+@click.option("--confirm", is_flag=True, help="Required with --erase and --purge.")
 @click.option("--by", "actor", default=CLI_ACTOR, help="Who is acting (recorded in the audit).")
 @with_appcontext
 def retention_command(
-    dry_run: bool, on: str | None, case_id: int | None, confirm: bool, actor: str
+    dry_run: bool,
+    on: str | None,
+    case_id: int | None,
+    kind: str | None,
+    confirm: bool,
+    actor: str,
 ) -> None:
-    """Report records past retention (--dry-run), or erase one case past it
-    (--erase CASE_ID --confirm)."""
+    """Report records past retention (--dry-run), erase one case past it
+    (--erase CASE_ID --confirm), or delete the audit log entries, notifications, emails or
+    drafts past it (--purge KIND --confirm)."""
     session = db.session()
     policy = current_app.extensions["kinflow_retention"]
-    if dry_run == (case_id is not None):
-        raise click.UsageError("Give either --dry-run or --erase CASE_ID --confirm.")
+    if [dry_run, case_id is not None, kind is not None].count(True) != 1:
+        raise click.UsageError(
+            "Give one of --dry-run, --erase CASE_ID --confirm or --purge KIND --confirm."
+        )
     if dry_run:
         try:
             day = date.fromisoformat(on) if on else clock.now().date()
@@ -63,10 +79,16 @@ def retention_command(
         print_report(found)
         return
     if on:
-        raise click.UsageError("--on is for --dry-run: a case is erased only once due today.")
+        raise click.UsageError(
+            "--on is for --dry-run: records are erased or deleted only once due today."
+        )
     if not confirm:
-        raise click.UsageError(f"Erasing case {case_id} cannot be undone: add --confirm.")
+        what = f"Erasing case {case_id}" if kind is None else f"Deleting the {noun(kind)}"
+        raise click.UsageError(f"{what} cannot be undone: add --confirm.")
     try:
+        if kind is not None:
+            click.echo(purge_dated(session, kind, policy, actor, via="cli").summary())
+            return
         done = erase_case(session, case_id, policy, actor, via="cli")
     except KinflowError as exc:
         click.echo(str(exc), err=True)
