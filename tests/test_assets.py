@@ -17,7 +17,7 @@ from webapp import assets
 def modules(tmp_path: Path) -> Path:
     """A fake node_modules with the viewer bundle and one file that is not whitelisted."""
     folder = tmp_path / "node_modules"
-    viewer = folder / "bpmn-js/dist/bpmn-viewer.production.min.js"
+    viewer = folder / "bpmn-js/dist/bpmn-navigated-viewer.production.min.js"
     viewer.parent.mkdir(parents=True)
     viewer.write_text("window.BpmnJS = function () {};")
     (folder / "bpmn-js/package.json").write_text('{"name": "bpmn-js"}')
@@ -33,7 +33,7 @@ def client(modules: Path) -> flask.testing.FlaskClient:
 
 
 def test_a_whitelisted_file_is_served_from_node_modules_with_a_cache_lifetime(client):
-    response = client.get("/vendor/bpmn-viewer.js")
+    response = client.get("/vendor/bpmn-navigated-viewer.js")
     assert response.status_code == 200
     assert response.get_data(as_text=True) == "window.BpmnJS = function () {};"
     assert "javascript" in response.mimetype

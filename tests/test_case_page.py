@@ -123,7 +123,7 @@ def test_the_diagram_marks_the_task_waiting_now(app, client):
     html = page_of(client, case_id)
     assert f'data-diagram-url="/cases/{case_id}/diagram.json"' in html
     assert "Now: Hold the baseline meeting" in html  # the same, in words, without JavaScript
-    assert "/vendor/bpmn-viewer.js" in html and "js/case-diagram.js" in html
+    assert "/vendor/bpmn-navigated-viewer.js" in html and "js/case-diagram.js" in html
 
 
 def test_after_the_conference_the_plan_shows_each_action_and_its_state(app, client, frozen_clock):

@@ -16,10 +16,11 @@ bp = Blueprint("assets", __name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# Public name -> path inside node_modules. The bpmn-js viewer needs no icon font (only the
+# Public name -> path inside node_modules. The case diagram uses bpmn-js's navigated viewer
+# (the viewer plus dragging to move a zoomed drawing). It needs no icon font (only the
 # modeller's palette and context pad use it), so the two stylesheets are all it takes.
 VENDOR_FILES: dict[str, str] = {
-    "bpmn-viewer.js": "bpmn-js/dist/bpmn-viewer.production.min.js",
+    "bpmn-navigated-viewer.js": "bpmn-js/dist/bpmn-navigated-viewer.production.min.js",
     "diagram-js.css": "bpmn-js/dist/assets/diagram-js.css",
     "bpmn-js.css": "bpmn-js/dist/assets/bpmn-js.css",
     "axe.min.js": "axe-core/axe.min.js",

@@ -1,8 +1,9 @@
 /* The case diagram: each process a case has entered, drawn by the bpmn-js viewer, with what
  * ran, what waits now and what is overdue marked on it.
  *
- * Plain browser script, no build step: the page loads /vendor/bpmn-viewer.js first, which
- * defines the global BpmnJS. Each <div class="case-diagram" data-diagram-url="..."> fetches
+ * Plain browser script, no build step: the page loads /vendor/bpmn-navigated-viewer.js first,
+ * which defines the global BpmnJS (the viewer, plus dragging to move the drawing), and
+ * diagram-zoom.js for the zoom and move buttons above the drawing. Each <div class="case-diagram" data-diagram-url="..."> fetches
  * [{process_id, name, bpmn_xml, completed: [], active: [], overdue: [], labels: {}}, ...]
  * (main process first) and shows one diagram at a time, with a button per process.
  *
@@ -150,13 +151,19 @@
     this.token = 0;
     this.buttons = [];
     this.build();
+    // Without zoomScroll the mouse wheel scrolls the page as everywhere else, rather than
+    // moving the drawing whenever the pointer passes over it; the buttons zoom.
     this.viewer = typeof window.BpmnJS === 'function'
-      ? new window.BpmnJS({ container: this.canvas })
+      ? new window.BpmnJS({ container: this.canvas, zoomScroll: { enabled: false } })
       : null;
     if (!this.viewer) {
       this.status.textContent =
         'The drawing cannot be shown (the diagram viewer is not installed). ' +
         'The list below says where the case is.';
+    } else if (window.KinflowDiagramZoom) {
+      this.canvas.parentNode.insertBefore(
+        window.KinflowDiagramZoom.controls(this.viewer), this.canvas
+      );
     }
   }
 
