@@ -239,6 +239,9 @@ class Scheduler:
 
     def stop(self) -> None:
         if self.aps.running:
+            # Emptied first: a pass of APScheduler's loop still running when shutdown marks it
+            # stopped cannot remove the one-off job it just ran (JobLookupError in its thread).
+            self.aps.remove_all_jobs()
             self.aps.shutdown(wait=True)
         self.leadership.release()
 
