@@ -81,9 +81,12 @@ def passages_of(document: dict) -> dict[str, dict]:
     return found
 
 
-def post_mark(client, case_id: int, passage: str, reason: str):
+def post_mark(client, case_id: int, passage: str, reason: str, copies: bool = False):
+    """The mark form; ``copies``: its "also withhold the other places" box ticked."""
     token = csrf_token(client, f"/cases/{case_id}/subject-access")
     data = {"passage": passage, "reason": reason, "csrf_token": token}
+    if copies:
+        data["copies"] = "1"
     return client.post(f"/cases/{case_id}/subject-access/marks", data=data)
 
 

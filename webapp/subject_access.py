@@ -18,7 +18,8 @@ from flask.typing import ResponseReturnValue
 from engine import audit
 from engine.errors import FormInvalid, KinflowError
 from engine.models import Case
-from engine.redaction import MAX_REASON_LENGTH, mark, marks_for, present, unmark
+from engine.passage_copies import SameText
+from engine.redaction import MAX_REASON_LENGTH, mark, marks_for, pending_copies, present, unmark
 from engine.roles import DATA_OFFICER, FGC_MANAGER
 from engine.subject_access import SubjectAccessExport, build_export, may_review, subject_access_case
 from webapp.extensions import db, runtime
@@ -85,15 +86,31 @@ def export_json(case_id: int) -> ResponseReturnValue:
 
 @bp.post("/cases/<int:case_id>/subject-access/marks")
 def add_mark(case_id: int) -> ResponseReturnValue:
+    """Mark a passage; ``copies=1`` (the form's checkbox, ticked by default): and the other
+    places holding its text."""
     case, export = _export(case_id)
+    session = db.session()
     passage = request.form.get("passage", "")
+    copies = request.form.get("copies") == "1"
+    # Counted before marking, for the message only: mark() decides again in its transaction.
+    pending = []
+    if copies:
+        pending = pending_copies(SameText(export), marks_for(session, case.id), passage.strip())
     try:
-        mark(db.session(), export, passage, request.form.get("reason", ""), me().username)
+        mark(session, export, passage, request.form.get("reason", ""), me().username, copies=copies)
     except FormInvalid as invalid:
         messages = "; ".join(invalid.errors.values())
         flash(f"The passage was not marked. {messages}", "error")
         return redirect(_back(case.id, passage)), 303
-    flash("Marked: the release shows the reason in place of the text.", "success")
+    if pending:
+        places = "place" if len(pending) == 1 else "places"
+        flash(
+            f"Marked, with the {len(pending)} other {places} holding the same text: the release "
+            "shows the reason in place of the text.",
+            "success",
+        )
+    else:
+        flash("Marked: the release shows the reason in place of the text.", "success")
     return redirect(_back(case.id, passage)), 303
 
 
