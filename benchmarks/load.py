@@ -19,7 +19,9 @@ not, so it is what to compare between code versions (with the rate it bounds: co
 
 Run alone: ``python -m benchmarks.load`` (``--help``; ``--write`` stores the figures in
 ``benchmarks/results.json`` under ``load``; ``--sweep 4,6,2x4`` tries gunicorn settings one
-after another on the same data; ``--no-faults`` skips the faults). ``benchmarks.load_profile``
+after another on the same data; ``--no-faults`` skips the faults; ``--claim next`` has the
+workers claim with ``POST /api/v1/tasks/next/claim`` instead of listing then claiming by id,
+the faults keeping the list). ``benchmarks.load_profile``
 profiles the same requests in one process. Needs ``BENCH_POSTGRES_URL`` or
 ``TEST_POSTGRES_URL``.
 """
@@ -142,7 +144,8 @@ def serve_and_load(
     )
     try:
         before = _cpu_now(server)
-        tally = load_client.run(port, list(data.tokens.values()), args.seconds)
+        tokens = list(data.tokens.values())
+        tally = load_client.run(port, tokens, args.seconds, claim=args.claim)
         spent = _cpu_spent(sessions, server, before, app_name)
     finally:
         load_server.stop(server)
@@ -163,6 +166,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {
         "server": server_kind(*settings[0]),
         "simulated_workers": args.managers,
+        "claim": args.claim,
     }
     with database("postgresql") as sessions, tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "server.log"
@@ -240,6 +244,13 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--cases", type=int, default=None, help="referred cases (default: enough for the target)"
     )
+    parser.add_argument(
+        "--claim",
+        choices=load_client.CLAIMS,
+        default="list",
+        help="list: list the available tasks, then claim one by id (the default); "
+        "next: claim with POST /api/v1/tasks/next/claim, no list",
+    )
     parser.add_argument("--no-faults", dest="faults", action="store_false")
     parser.add_argument(
         "--no-postgres-restart",
@@ -270,9 +281,14 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         if cpu
         else ""
     )
+    how = (
+        "claiming their next task and completing it"
+        if results.get("claim") == "next"
+        else "listing, claiming and completing"
+    )
     lines = [
-        f"| API load: {results['simulated_workers']} simulated workers listing, claiming and "
-        f"completing for {load['seconds']} s ({results['server']}); "
+        f"| API load: {results['simulated_workers']} simulated workers {how} "
+        f"for {load['seconds']} s ({results['server']}); "
         f"{load['conflicts_409']} expected 409s, {errors} other errors, invariants "
         f"{'hold' if load['invariants_hold'] else 'BROKEN'}{spent} "
         f"| **{load['completions_per_second']} completions/s**, p95 {p95} ms "

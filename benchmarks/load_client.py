@@ -4,6 +4,11 @@ One thread per simulated worker, each with its own keep-alive HTTP connection (p
 ``http.client``: the client must cost little CPU, since it shares the machine with the server).
 Workers pick at random among the tasks listed, so several race for the same task now and then;
 the loser's 409 is expected and not an error. Everything else that is not a 2xx is.
+
+With ``claim="next"`` a worker instead asks ``POST /api/v1/tasks/next/claim`` for its next task
+(no list, no race) and completes what it is given; a 204 (nothing waiting) counts as an idle
+list. A claim the server died during is not retried in that mode: the worker cannot know which
+task, if any, it was given.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from benchmarks.load_data import ANSWERS
 from benchmarks.timing import median_ms, percentile_ms
 
 KINDS = ("list", "claim", "complete")
+CLAIMS = ("list", "next")  # list then claim one by id; or claim the next task in one request
 PAGE = 50  # the API default page, as a client that sets none gets
 
 
@@ -84,8 +90,9 @@ class Tally:
 class Worker:
     """One simulated manager with a token and a connection of their own."""
 
-    def __init__(self, port: int, token: str, tally: Tally, seed: int) -> None:
+    def __init__(self, port: int, token: str, tally: Tally, seed: int, claim: str = "list") -> None:
         self.port = port
+        self.claim = claim
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         self.tally = tally
         self.random = random.Random(seed)
@@ -120,6 +127,9 @@ class Worker:
             # claimed a task goes back to it (a claimed task is in no one else's list).
             self.finish(self.unanswered.pop())
             return
+        if self.claim == "next":
+            self.claim_next()
+            return
         status, body = self.request("list", "GET", f"/api/v1/tasks?scope=available&limit={PAGE}")
         if status != "200":
             time.sleep(0.05)  # a server that is down is not hammered in a tight loop
@@ -137,6 +147,18 @@ class Worker:
         if status == "200":
             self.finish(task)
 
+    def claim_next(self) -> None:
+        status, body = self.request("claim", "POST", "/api/v1/tasks/next/claim")
+        task = body["task"] if status == "200" else None
+        if task is None or task["element_id"] not in ANSWERS:
+            # 204: nothing waiting; a task the load has no answer for is left with its holder.
+            if status in ("200", "204"):
+                with self.tally.lock:
+                    self.tally.idle_lists += 1
+            time.sleep(0.05)
+            return
+        self.finish(task)
+
     def finish(self, task: dict[str, Any]) -> None:
         answer = ANSWERS[task["element_id"]]
         status, _ = self.request("complete", "POST", f"/api/v1/tasks/{task['id']}/complete", answer)
@@ -152,11 +174,17 @@ class Worker:
         self.conn.close()
 
 
-def run(port: int, tokens: list[str], seconds: float, tally: Tally | None = None) -> Tally:
-    """Every worker at once for ``seconds``; returns what they saw."""
+def run(
+    port: int,
+    tokens: list[str],
+    seconds: float,
+    tally: Tally | None = None,
+    claim: str = "list",
+) -> Tally:
+    """Every worker at once for ``seconds``, claiming the ``claim`` way; returns what they saw."""
     tally = tally or Tally()
     deadline = time.monotonic() + seconds
-    workers = [Worker(port, token, tally, n) for n, token in enumerate(tokens)]
+    workers = [Worker(port, token, tally, n, claim) for n, token in enumerate(tokens)]
     threads = [threading.Thread(target=w.run_until, args=(deadline,)) for w in workers]
     for thread in threads:
         thread.start()

@@ -59,7 +59,16 @@ def check_may_do(task: HumanTask, actor: Actor) -> None:
 def claim(session: Session, task_id: int, actor: Actor) -> HumanTask:
     """Take an unassigned task for yourself."""
     begin_write(session)
-    task = ready_task(session, task_id)
+    return claim_read(session, ready_task(session, task_id), actor)
+
+
+def claim_read(session: Session, task: HumanTask, actor: Actor) -> HumanTask:
+    """``claim`` of a task already read in a write transaction (``begin_write``); commits.
+
+    For a caller that chose the task itself (``engine.next_task``, which locks the row first):
+    the checks, the compare-and-set and the chronology are those of every claim.
+    """
+    check_ready(task)
     if not actor.has_any_role(task.candidate_groups):
         raise NotAllowed(f"Task '{task.title}' is for {task.waiting_for}; you cannot claim it.")
     if task.assignee is not None:

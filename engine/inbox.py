@@ -34,6 +34,7 @@ from SpiffWorkflow.bpmn.specs.defaults import CallActivity
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from sqlalchemy import (
     ColumnElement,
+    Select,
     Subquery,
     and_,
     case,
@@ -60,6 +61,8 @@ SCOPES: tuple[str, ...] = ("mine", "available", "all", "team")
 DUE_WINDOWS: tuple[str, ...] = ("overdue", "today", "week", "none")
 DUE_SOON = timedelta(hours=48)
 MAX_PAGE = 200
+# The inbox's order: soonest due first, undated last, then oldest first.
+_ORDER = (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,6 @@ def find_tasks(
     if not 0 < limit <= MAX_PAGE or offset < 0:
         raise KinflowError(f"page: ask for 1 to {MAX_PAGE} tasks from a position of 0 or more.")
     now = clock.now()
-    order = (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
     page = _page(user, where, now, limit, offset)
     query = (
         select(
@@ -177,7 +179,7 @@ def find_tasks(
         .join(Case, Case.id == HumanTask.case_id)
         .outerjoin(Referral, Referral.case_id == HumanTask.case_id)
         .outerjoin(User, User.username == HumanTask.assignee)
-        .order_by(*order)
+        .order_by(*_ORDER)
     )
     rows = []
     for task, stage, family, kind, urgency, holder, active, name in session.execute(query):
@@ -195,6 +197,22 @@ def find_tasks(
             )
         )
     return rows
+
+
+def first_available(user: User, where: TaskFilter) -> Select[tuple[HumanTask]]:
+    """The first task of the ``available`` tab under ``where``'s filters, in the inbox's order:
+    the task "claim my next task" takes (``engine.next_task``, which adds the row lock).
+
+    ``where.scope`` and ``where.assignee`` do not apply: an available task is unassigned.
+    """
+    conditions = _conditions(user, "available", replace(where, assignee=None), clock.now())
+    return (
+        select(HumanTask)
+        .where(*conditions)
+        .order_by(*_ORDER)
+        .limit(1)
+        .execution_options(populate_existing=True)
+    )
 
 
 def _page(user: User, where: TaskFilter, now: datetime, limit: int, offset: int) -> Subquery:

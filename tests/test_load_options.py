@@ -29,3 +29,12 @@ def test_the_report_says_which_gunicorn_ran():
     assert server_kind(2, 4, True) == (
         "gunicorn, 2 gthread workers x 4 threads, --preload, PostgreSQL, loopback"
     )
+
+
+def test_workers_list_then_claim_unless_told_to_claim_their_next_task(capsys):
+    assert arguments([]).claim == "list"
+    assert arguments(["--claim", "next"]).claim == "next"
+    with pytest.raises(SystemExit) as stopped:
+        arguments(["--claim", "first"])
+    assert stopped.value.code == 2
+    assert "--claim: invalid choice: 'first'" in capsys.readouterr().err

@@ -16,7 +16,7 @@ from webapp.api.forms import latest_form
 from webapp.api.messages import NAME_PATTERN
 from webapp.api.reports import report_paths, report_schemas
 from webapp.api.schemas import QUERY_ENUMS, Schema, component_schemas, ref
-from webapp.api.tasks import DEFAULT_PAGE, MAX_OFFSET
+from webapp.api.tasks import DEFAULT_PAGE, MAX_OFFSET, NEXT_FILTERS
 from webapp.api.versions import MAX_UPLOAD_MB
 
 _INTRO = """\
@@ -231,6 +231,22 @@ def _task_paths() -> dict[str, Any]:
                 ),
                 "responses": {"200": _json(ref("Completion"), "Done.")}
                 | _errors(400, 401, 403, 404, 409, 422),
+            }
+        },
+        "/tasks/next/claim": {
+            "post": {
+                "operationId": "claimNextTask",
+                "summary": "Claim the most urgent task you may pick up (unclaimed, for your roles "
+                "and team; soonest due first, then oldest), without racing anyone: two callers "
+                "at once get two different tasks. Narrowed by "
+                + ", ".join(NEXT_FILTERS)
+                + " as in GET /tasks; scope and assignee are refused (400).",
+                "parameters": [p for p in _inbox_parameters() if p["name"] in NEXT_FILTERS],
+                "responses": {
+                    "200": _json(ref("TaskDetail"), "The task, now yours, as GET /tasks/{id}."),
+                    "204": {"description": "Nothing is waiting for you (under the filters)."},
+                }
+                | _errors(400, 401, 409),
             }
         },
     }
