@@ -162,7 +162,7 @@
         'The list below says where the case is.';
     } else if (window.KinflowDiagramZoom) {
       this.canvas.parentNode.insertBefore(
-        window.KinflowDiagramZoom.controls(this.viewer), this.canvas
+        window.KinflowDiagramZoom.controls(this.viewer, make), this.canvas
       );
     }
   }

@@ -5,9 +5,10 @@
  * only the viewer's mouse dragging) so that keyboard users can do the same; they sit above
  * the drawing, never over it.
  *
- * window.KinflowDiagramZoom.controls(viewer) returns the buttons' element, to be put next to
- * the viewer's container. The buttons read the canvas each time, so they keep working when
- * the viewer imports another diagram. A button with nothing left to do (the largest size, or
+ * window.KinflowDiagramZoom.controls(viewer, make) returns the buttons' element, to be put
+ * next to the viewer's container; make(tag, attrs, text) is the page script's element maker.
+ * The buttons read the canvas each time, so they keep working when the viewer imports another
+ * diagram. A button with nothing left to do (the largest size, or
  * no more of the diagram in that direction) says so with aria-disabled and keeps its focus.
  */
 (function () {
@@ -18,17 +19,6 @@
   var STEP = 1.5; // each zoom multiplies or divides the size by this
   var MOVE_SHARE = 1 / 3; // each move shows this share of a new view
   var EDGE = 20; // diagram units of margin left beyond the diagram's edge after a move
-
-  function make(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (name) {
-      node.setAttribute(name, attrs[name]);
-    });
-    if (text !== undefined) {
-      node.textContent = text;
-    }
-    return node;
-  }
 
   /* The size at which the whole diagram fits, as the viewer's 'fit-viewport' computes it: a
    * diagram too large to fit at MIN_SCALE may still be zoomed out that far. */
@@ -62,7 +52,7 @@
     return across ? { dx: sign * pixels, dy: 0 } : { dx: 0, dy: sign * pixels };
   }
 
-  function controls(viewer) {
+  function controls(viewer, make) {
     var canvas = viewer.get('canvas');
     var tools = make('div', { 'class': 'kf-diagram-tools' });
     var zoomGroup = make('div', { 'role': 'group', 'aria-label': 'Size of the diagram' });
