@@ -33,6 +33,7 @@ from engine.projection import (
     next_wake_at,
     sync_tasks,
 )
+from engine.roles import roles_in_words
 from engine.state import RunnableVersion, StateCodec, VersionCache, WorkflowCache
 
 
@@ -123,7 +124,7 @@ class CaseStore:
             session, case.id, workflow, ready_before, runnable.user_tasks, self.resolver
         )
         for row in changes.created:
-            waiting = row["assignee"] or " or ".join(row["candidate_groups"]) or "anyone"
+            waiting = row["assignee"] or roles_in_words(row["candidate_groups"])
             log.add(
                 actor,
                 "task_ready",

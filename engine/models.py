@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry, relationship
 
 from engine import clock
+from engine.roles import roles_in_words
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -189,7 +190,7 @@ class HumanTask(Base):
     @property
     def waiting_for(self) -> str:
         """Who the task is waiting for, in words: its assignee, or the roles that may do it."""
-        return self.assignee or " or ".join(self.candidate_groups) or "anyone"
+        return self.assignee or roles_in_words(self.candidate_groups)
 
 
 class TaskCandidate(Base):

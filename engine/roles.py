@@ -52,3 +52,8 @@ def role_for_lane(lane_name: str | None) -> str | None:
 # Roles that may hand any task of their team to someone else (managers reassign work). Not
 # admins: they run accounts, and do not see families' records (engine/access.py).
 MANAGING_ROLES: tuple[str, ...] = (FGC_MANAGER,)
+
+
+def roles_in_words(roles: list[str]) -> str:
+    """Roles as a person reads them: "Coordinator or FGC manager" ("anyone" for none)."""
+    return " or ".join(ROLE_NAMES.get(r, r) for r in roles) or "anyone"

@@ -335,7 +335,7 @@ def test_a_coordinator_cannot_claim_or_complete_a_managers_task(app, client, tok
     decision = {"safeguarding_decision": "continue", "safeguarding_reason": "A fall at football."}
     complete = client.post(f"/api/v1/tasks/{review['id']}/complete", json=decision, headers=casey)
     assert complete.status_code == 403
-    assert "fgc_manager" in complete.get_json()["message"]
+    assert "is for FGC manager" in complete.get_json()["message"]
 
 
 def test_task_filters_are_checked_and_named(client, tokens):

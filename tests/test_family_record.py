@@ -549,7 +549,7 @@ def test_a_concern_stepped_up_during_network_preparation_ends_everything(
     tail = [e.summary for e in case_events(session, case.id)][-5:]
     assert tail == [
         "Safeguarding concern raised by casey.coordinator: Bruising seen at school",
-        "'Review the safeguarding concern' is waiting for fgc_manager.",
+        "'Review the safeguarding concern' is waiting for FGC manager.",
         "Stepped up to children's social care by morgan.manager "
         "(MASH reference MASH-2026-0142): Disclosure of harm at home.",
         "'Prepare the family network' was cancelled.",

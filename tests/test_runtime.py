@@ -147,7 +147,7 @@ def test_field_names_that_could_reach_the_sandbox_are_refused(session, runtime, 
 def test_a_worker_without_the_role_cannot_complete_or_claim(session, runtime, two_lanes):
     case = runtime.start_case(session, two_lanes, {}, REFERRER)
     submit = only_task(runtime, session, case)
-    with pytest.raises(NotAllowed, match="referrer"):
+    with pytest.raises(NotAllowed, match="is for Referrer;"):
         runtime.complete_task(session, submit.id, REQUEST, COORDINATOR)
     with pytest.raises(NotAllowed):
         claim(session, submit.id, COORDINATOR)

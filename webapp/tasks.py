@@ -49,7 +49,7 @@ from engine.inbox import due_state
 from engine.models import Case, HumanTask, TaskState
 from engine.queries import get_task, list_tasks
 from engine.record.models import Referral
-from engine.roles import ROLE_NAMES
+from engine.roles import roles_in_words
 from engine.time_words import clock_time, time_on_day
 from webapp.extensions import db, runtime
 from webapp.form_post import apply_action, parse_draft, parse_submission
@@ -278,7 +278,10 @@ def _standing(task: HumanTask, case: Case, user: User, names: Mapping[str, str])
         return Standing(False, reason=f"This task is with {who}: only they can complete it.")
     return Standing(
         False,
-        reason=f"This task is for {_roles(task)}: only someone with that role can complete it.",
+        reason=(
+            f"This task is for {roles_in_words(task.candidate_groups)}: only someone with that "
+            "role can complete it."
+        ),
     )
 
 
@@ -350,11 +353,7 @@ def _waiting_for(task: HumanTask, names: Mapping[str, str], user: User) -> str:
         return "You"
     if task.assignee:
         return names.get(task.assignee, task.assignee)
-    return f"Anyone with the role {_roles(task)} (not claimed yet)"
-
-
-def _roles(task: HumanTask) -> str:
-    return " or ".join(ROLE_NAMES.get(r, r) for r in task.candidate_groups) or "anyone"
+    return f"Anyone with the role {roles_in_words(task.candidate_groups)} (not claimed yet)"
 
 
 def _paragraphs(text: str | None) -> list[str]:
