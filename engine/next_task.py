@@ -42,7 +42,8 @@ def claim_next(session: Session, user: User, where: TaskFilter) -> HumanTask | N
         try:
             return claim_read(session, task, actor)
         except ConcurrentChange:
-            continue  # taken meanwhile (the claim rolled back): the next one, if any
+            # Taken meanwhile: end this attempt (and its lock) before trying the next one.
+            session.rollback()
     raise ConcurrentChange(
         f"The first {MAX_TRIES} tasks waiting for you were each taken by someone else as you "
         "asked; ask again."
